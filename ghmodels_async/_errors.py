@@ -1,0 +1,259 @@
+"""The exception tree of ghmodels_async. Every error the public API raises is in it::
+
+    GHModelsError
+    ├── ConfigurationError (also ValueError)   missing token, bad base URL, bad settings
+    ├── ValidationError (also ValueError)      bad call arguments, found before any I/O
+    ├── ClientClosedError                      the client was closed (before or during a call)
+    ├── APIStatusError                         the server answered with an error status
+    │   ├── BadRequestError                    400
+    │   ├── AuthenticationError                401
+    │   ├── PermissionDeniedError              403
+    │   ├── NotFoundError                      404
+    │   ├── GoneError                          410 (endpoint retired; never retried)
+    │   ├── RequestTooLargeError               413 (e.g. tokens_limit_reached)
+    │   ├── UnprocessableEntityError           422
+    │   ├── RateLimitError                     429 (with .rate_limit and .retry_after)
+    │   │   └── RetryWaitTooLongError          the asked wait exceeds max_retry_wait
+    │   └── ServerError                        5xx
+    ├── APIConnectionError                     transport failure, no usable answer
+    │   └── APITimeoutError                    connect / whole-call / stream-idle timeout
+    ├── RedirectError                          a 3xx: never followed, the token stays home
+    ├── ResponseError                          the answer itself is unusable
+    │   ├── ResponseDecodeError                malformed or unexpected JSON
+    │   └── ResponseTooLargeError              body or SSE event over the configured size
+    └── StreamError                            a stream went wrong after it started
+        ├── IncompleteStreamError              body ended before ``data: [DONE]``
+        └── StreamEventError                   the server sent an error event mid-stream
+
+Errors hold plain data only (no aiohttp objects) and never contain the token.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from ._info import RateLimitInfo, parse_retry_after
+
+__all__ = [
+    "APIConnectionError",
+    "APIStatusError",
+    "APITimeoutError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ClientClosedError",
+    "ConfigurationError",
+    "GHModelsError",
+    "GoneError",
+    "IncompleteStreamError",
+    "NotFoundError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RedirectError",
+    "RequestTooLargeError",
+    "ResponseDecodeError",
+    "ResponseError",
+    "ResponseTooLargeError",
+    "RetryWaitTooLongError",
+    "ServerError",
+    "StreamError",
+    "StreamEventError",
+    "UnprocessableEntityError",
+    "ValidationError",
+]
+
+RETIREMENT_HINT = (
+    "GitHub retired its hosted GitHub Models service on 2026-07-30. Point the client at "
+    "another endpoint with the same contract: Client(base_url=..., path_prefix=...), e.g. "
+    "an Azure AI Foundry resource or any OpenAI-compatible server "
+    "(base_url='http://localhost:8000', path_prefix='/v1')."
+)
+
+
+class GHModelsError(Exception):
+    """Base of every error raised by ghmodels_async."""
+
+
+class ConfigurationError(GHModelsError, ValueError):
+    """The client was configured wrongly (no token, a malformed base URL, ...)."""
+
+
+class ValidationError(GHModelsError, ValueError):
+    """A call argument is invalid; raised before any network I/O.
+
+    ``field`` names the offending parameter (a JSON path such as ``messages[1].role``).
+    """
+
+    def __init__(self, message: str, *, field: str | None = None) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+class ClientClosedError(GHModelsError):
+    """The client is closed: the call was made after ``close()`` or was cut by it."""
+
+
+class APIStatusError(GHModelsError):
+    """The server answered with an error status.
+
+    ``status_code``, ``code`` (the service's error code, e.g. ``unknown_model``),
+    ``message``, ``headers``, ``request_id`` and the raw ``body`` are kept.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        code: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        body: bytes = b"",
+        param: str | None = None,
+        error_type: str | None = None,
+        details: Any = None,
+    ) -> None:
+        self.message = message
+        self.status_code = status_code
+        self.code = code
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
+        self.body = body
+        self.param = param
+        self.error_type = error_type
+        self.details = details
+        label = f"{status_code} {code}" if code else str(status_code)
+        super().__init__(f"HTTP {label}: {message}")
+
+    @property
+    def request_id(self) -> str | None:
+        """The server's request id, for support tickets and logs."""
+        return self.headers.get("x-request-id") or self.headers.get("x-github-request-id")
+
+    @property
+    def rate_limit(self) -> RateLimitInfo:
+        """The rate-limit headers of the failed answer."""
+        return RateLimitInfo.from_headers(self.headers)
+
+    @property
+    def retry_after(self) -> float | None:
+        """Seconds the server asked to wait before retrying, if it said."""
+        return parse_retry_after(self.headers)
+
+    def __repr__(self) -> str:
+        return (
+            f"{type(self).__name__}(status_code={self.status_code}, code={self.code!r}, "
+            f"message={self.message!r}, request_id={self.request_id!r})"
+        )
+
+
+class BadRequestError(APIStatusError):
+    """400: the server refused the request (bad parameter, unknown model...)."""
+
+
+class AuthenticationError(APIStatusError):
+    """401: the token is missing, wrong, or lacks the ``models: read`` permission."""
+
+
+class PermissionDeniedError(APIStatusError):
+    """403: no access to this model, or the organization has Models disabled."""
+
+
+class NotFoundError(APIStatusError):
+    """404: unknown model, organization or path."""
+
+
+class GoneError(APIStatusError):
+    """410: the endpoint is retired. Final: never retried."""
+
+
+class RequestTooLargeError(APIStatusError):
+    """413: the request exceeds the model's limits (``tokens_limit_reached``)."""
+
+
+class UnprocessableEntityError(APIStatusError):
+    """422: a well-formed but unsupported request (e.g. bad modalities)."""
+
+
+class RateLimitError(APIStatusError):
+    """429: a rate limit was hit; ``rate_limit`` and ``retry_after`` say which and how long."""
+
+
+class RetryWaitTooLongError(RateLimitError):
+    """429 whose asked wait (``wait`` seconds) exceeds the client's ``max_retry_wait``."""
+
+    wait: float = 0.0
+
+
+class ServerError(APIStatusError):
+    """5xx: the server failed."""
+
+
+class APIConnectionError(GHModelsError):
+    """The request did not get a usable answer: connection refused, reset, DNS, TLS...
+
+    ``retryable`` is False when the failure came after the answer had started (its
+    status line was read), where a retry could duplicate work the server already did.
+    """
+
+    def __init__(self, message: str, *, retryable: bool = True) -> None:
+        super().__init__(message)
+        self.retryable = retryable
+
+
+class APITimeoutError(APIConnectionError):
+    """A timeout: connecting, the whole non-streaming call, or the idle wait of a stream."""
+
+
+class RedirectError(GHModelsError):
+    """The server answered with a redirect; it is not followed so the token never leaves."""
+
+    def __init__(self, message: str, *, status_code: int, location: str | None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.location = location
+
+
+class ResponseError(GHModelsError):
+    """The answer arrived but cannot be used."""
+
+
+class ResponseDecodeError(ResponseError):
+    """The answer is not the JSON the API promises (malformed, truncated or mistyped)."""
+
+
+class ResponseTooLargeError(ResponseError):
+    """A response body or a single SSE event exceeds the configured size limit."""
+
+
+class StreamError(GHModelsError):
+    """A stream failed after it started."""
+
+
+class IncompleteStreamError(StreamError):
+    """The stream ended before ``data: [DONE]``: the answer is incomplete."""
+
+
+class StreamEventError(StreamError):
+    """The server sent an error object inside the stream."""
+
+    def __init__(self, message: str, *, code: str | None = None) -> None:
+        super().__init__(message)
+        self.code = code
+
+
+STATUS_ERRORS: dict[int, type[APIStatusError]] = {
+    400: BadRequestError,
+    401: AuthenticationError,
+    403: PermissionDeniedError,
+    404: NotFoundError,
+    410: GoneError,
+    413: RequestTooLargeError,
+    422: UnprocessableEntityError,
+    429: RateLimitError,
+}
+
+
+def status_error_class(status: int) -> type[APIStatusError]:
+    """The exception class for an HTTP error status."""
+    if status >= 500:
+        return ServerError
+    return STATUS_ERRORS.get(status, APIStatusError)

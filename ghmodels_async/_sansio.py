@@ -1,0 +1,354 @@
+"""The protocol, without I/O: URLs and headers, request bodies, and reading answers.
+
+Everything here is a pure function of its inputs (plus msgspec): building a request
+from call options, and turning ``(status, headers, body)`` into a typed result or the
+right exception. The aiohttp edge (``_transport``) only moves the bytes.
+"""
+
+from __future__ import annotations
+
+import platform
+import re
+from collections.abc import Mapping
+from typing import Any, TypeVar
+from urllib.parse import urlsplit
+
+import msgspec
+
+from . import _errors as errors
+from ._errors import ConfigurationError, ResponseDecodeError, ValidationError
+from ._version import __version__
+from .types import ChatCompletionRequest, EmbeddingsRequest
+
+__all__ = [
+    "DEFAULT_BASE_URL",
+    "Endpoints",
+    "build_chat_body",
+    "build_embeddings_body",
+    "decode_body",
+    "error_from_response",
+    "make_headers",
+    "validate_org",
+]
+
+T = TypeVar("T")
+
+DEFAULT_BASE_URL = "https://models.github.ai"
+GITHUB_API_VERSION = "2022-11-28"
+USER_AGENT = (
+    f"ghmodels-async/{__version__} (Python {platform.python_version()}; "
+    f"msgspec {msgspec.__version__})"
+)
+
+_ORG_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
+_PATH_PREFIX = re.compile(r"(/[A-Za-z0-9._~-]+)*")
+_encoder = msgspec.json.Encoder()
+
+
+# ---------------------------------------------------------------------------
+# Configuration: URLs and headers, built once per client
+# ---------------------------------------------------------------------------
+
+
+def validate_org(org: object) -> str:
+    """Return ``org`` if it is a valid GitHub organization login, else raise.
+
+    Logins are 1-39 letters, digits and single inner hyphens; anything else (``..``,
+    ``/``, ``?``, spaces) could change the URL path, so it is refused, never escaped.
+    """
+    if not isinstance(org, str) or _ORG_LOGIN.fullmatch(org) is None:
+        raise ValidationError(
+            f"org must be a GitHub organization login (1-39 letters, digits or inner "
+            f"single hyphens), got {org!r}",
+            field="org",
+        )
+    return org
+
+
+def _validate_base_url(base_url: object) -> str:
+    if not isinstance(base_url, str):
+        raise ConfigurationError(f"base_url must be a string, got {type(base_url).__name__}")
+    parts = urlsplit(base_url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ConfigurationError(
+            f"base_url must be an absolute http(s) URL such as {DEFAULT_BASE_URL!r}, "
+            f"got {base_url!r}"
+        )
+    if parts.query or parts.fragment or parts.username or parts.password:
+        raise ConfigurationError(
+            "base_url must not carry a query, fragment or credentials; use api_version= "
+            "and token= instead"
+        )
+    return base_url.rstrip("/")
+
+
+def _validate_prefix(name: str, prefix: object) -> str:
+    if not isinstance(prefix, str):
+        raise ConfigurationError(f"{name} must be a string, got {type(prefix).__name__}")
+    prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
+    if _PATH_PREFIX.fullmatch(prefix) is None or "/../" in prefix + "/" or "/./" in prefix + "/":
+        raise ConfigurationError(
+            f"{name} must be a plain URL path like '/inference', got {prefix!r}"
+        )
+    return prefix
+
+
+class Endpoints:
+    """The URLs of one client configuration, computed once and cached per org."""
+
+    __slots__ = ("_cache", "api_version", "base_url", "catalog_url", "path_prefix")
+
+    def __init__(
+        self,
+        base_url: str = DEFAULT_BASE_URL,
+        path_prefix: str = "/inference",
+        catalog_path: str = "/catalog/models",
+        api_version: str | None = None,
+    ) -> None:
+        self.base_url = _validate_base_url(base_url)
+        self.path_prefix = _validate_prefix("path_prefix", path_prefix)
+        if api_version is not None and (
+            not isinstance(api_version, str)
+            or not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", api_version)
+        ):
+            raise ConfigurationError(
+                f"api_version must look like '2024-05-01-preview', got {api_version!r}"
+            )
+        self.api_version = api_version
+        self.catalog_url = self._with_query(
+            self.base_url + _validate_prefix("catalog_path", catalog_path)
+        )
+        self._cache: dict[tuple[str, str | None], str] = {}
+
+    def _with_query(self, url: str) -> str:
+        return f"{url}?api-version={self.api_version}" if self.api_version else url
+
+    def url(self, operation: str, org: str | None) -> str:
+        """The URL of ``operation`` (``chat/completions`` or ``embeddings``), attributed to
+        ``org`` when given (``/orgs/{org}`` + prefix)."""
+        key = (operation, org)
+        cached = self._cache.get(key)
+        if cached is None:
+            org_part = "" if org is None else f"/orgs/{validate_org(org)}"
+            cached = self._with_query(f"{self.base_url}{org_part}{self.path_prefix}/{operation}")
+            self._cache[key] = cached
+        return cached
+
+
+def make_headers(token: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The request headers of the contract, plus the caller's extra headers."""
+    headers = {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "Accept": "application/vnd.github+json",
+        "X-GitHub-Api-Version": GITHUB_API_VERSION,
+        "User-Agent": USER_AGENT,
+    }
+    if extra:
+        headers.update(check_headers(extra))
+    return headers
+
+
+def check_headers(extra: object) -> dict[str, str]:
+    """Validate caller-supplied headers: a mapping of str to str without line breaks."""
+    if not isinstance(extra, Mapping):
+        raise ValidationError(
+            f"extra headers must be a mapping of str to str, got {type(extra).__name__}",
+            field="headers",
+        )
+    checked: dict[str, str] = {}
+    for key, value in extra.items():
+        if not isinstance(key, str) or not isinstance(value, str):
+            raise ValidationError("header names and values must be strings", field="headers")
+        if any(c in key + value for c in "\r\n\0"):
+            raise ValidationError(f"header {key!r} contains a line break", field="headers")
+        checked[key] = value
+    return checked
+
+
+# ---------------------------------------------------------------------------
+# Request bodies
+# ---------------------------------------------------------------------------
+
+_HINTS = {
+    "model": "a model id like 'openai/gpt-4.1' (letters, digits, '._:@+-', '/' between parts)",
+    "temperature": "a number in [0, 1]",
+    "top_p": "a number in [0, 1]",
+    "frequency_penalty": "a number in [-2, 2]",
+    "presence_penalty": "a number in [-2, 2]",
+    "max_tokens": "an integer >= 1",
+    "max_completion_tokens": "an integer >= 1",
+    "dimensions": "an integer >= 1",
+    "seed": "an integer",
+    "role": "one of 'system', 'developer', 'user', 'assistant', 'tool'",
+    "tool_choice": "'auto', 'required', 'none' or {'type': 'function', 'function': {'name': ...}}",
+    "reasoning_effort": "one of 'minimal', 'low', 'medium', 'high'",
+    "modalities": "a list of 'text' and 'audio'",
+    "name": "1-64 letters, digits, '_' or '-'",
+    "type": "one of the documented type tags",
+    "input": "a non-empty string or a non-empty list of non-empty strings",
+    "encoding_format": "'float' or 'base64'",
+    "messages": "a non-empty list of messages",
+    "tool_call_id": "the non-empty id of the tool call this message answers",
+}
+_AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
+_LAST_NAME = re.compile(r"([A-Za-z_]+)(?:\[\d+\])*$")
+
+
+def validation_error(exc: msgspec.ValidationError, what: str) -> ValidationError:
+    """Turn msgspec's message into one naming the field and what is allowed."""
+    text = str(exc)
+    match = _AT.search(text)
+    path = match.group("path") if match else ""
+    problem = text[: match.start()] if match else text
+    if problem.startswith("Expected `str` matching regex"):
+        problem = "Invalid value"
+    name_match = _LAST_NAME.search(path)
+    hint = _HINTS.get(name_match.group(1)) if name_match else None
+    if "unknown field" in problem or "missing required field" in problem:
+        hint = None
+    where = path or what
+    message = f"invalid {what} argument {where}: {problem}"
+    if hint:
+        message += f"; expected {hint}"
+    return ValidationError(message, field=where or None)
+
+
+def _plain(items: Any) -> Any:
+    """Lists of Structs of other types (e.g. a ChatCompletionMessage) become plain data."""
+    if isinstance(items, list):
+        if all(type(item) is dict for item in items):
+            return items
+        return [item if type(item) is dict else msgspec.to_builtins(item) for item in items]
+    return msgspec.to_builtins(items) if isinstance(items, msgspec.Struct) else items
+
+
+def _encode(payload: dict[str, Any], kind: type[Any], what: str, extra_body: Any) -> bytes:
+    try:
+        request = msgspec.convert(payload, kind)
+    except msgspec.ValidationError as exc:
+        raise validation_error(exc, what) from None
+    if extra_body is None:
+        return _encoder.encode(request)
+    if not isinstance(extra_body, Mapping):
+        raise ValidationError("extra_body must be a mapping", field="extra_body")
+    merged = msgspec.to_builtins(request)
+    merged.update(extra_body)
+    try:
+        return _encoder.encode(merged)
+    except (TypeError, OverflowError) as exc:
+        raise ValidationError(
+            f"extra_body is not JSON-encodable: {exc}", field="extra_body"
+        ) from None
+
+
+def build_chat_body(options: dict[str, Any], extra_body: Any = None) -> bytes:
+    """Validate chat options (REST names, ``None`` meaning unset) and encode the body."""
+    payload = {key: value for key, value in options.items() if value is not None}
+    for key in ("messages", "tools"):
+        if key in payload:
+            payload[key] = _plain(payload[key])
+    for key in ("response_format", "tool_choice", "stream_options"):
+        value = payload.get(key)
+        if isinstance(value, msgspec.Struct):
+            payload[key] = msgspec.to_builtins(value)
+    if payload.get("stream_options") is not None and not payload.get("stream"):
+        raise ValidationError(
+            "stream_options is only allowed with stream=True", field="stream_options"
+        )
+    if "messages" in payload and not isinstance(payload["messages"], list):
+        if isinstance(payload["messages"], (tuple,)):
+            payload["messages"] = _plain(list(payload["messages"]))
+        else:
+            raise ValidationError(
+                f"messages must be a list of messages, got {type(payload['messages']).__name__}",
+                field="messages",
+            )
+    return _encode(payload, ChatCompletionRequest, "chat", extra_body)
+
+
+def build_embeddings_body(options: dict[str, Any], extra_body: Any = None) -> bytes:
+    """Validate embeddings options and encode the body."""
+    payload = {key: value for key, value in options.items() if value is not None}
+    if isinstance(payload.get("input"), tuple):
+        payload["input"] = list(payload["input"])
+    return _encode(payload, EmbeddingsRequest, "embeddings", extra_body)
+
+
+# ---------------------------------------------------------------------------
+# Answers
+# ---------------------------------------------------------------------------
+
+
+class _ErrorDetail(msgspec.Struct):
+    code: str | int | None = None
+    message: str | None = None
+    type: str | None = None
+    param: str | None = None
+    details: Any = None
+
+
+class _ErrorEnvelope(msgspec.Struct):
+    error: _ErrorDetail | str | None = None
+    message: str | None = None
+
+
+_error_decoder = msgspec.json.Decoder(_ErrorEnvelope)
+
+
+def parse_error_body(body: bytes) -> _ErrorDetail | None:
+    """Read either error shape of the API, or ``None`` if the body is neither."""
+    try:
+        envelope = _error_decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError):
+        return None
+    if isinstance(envelope.error, _ErrorDetail):
+        return envelope.error
+    if isinstance(envelope.error, str):
+        return _ErrorDetail(message=envelope.error)
+    if envelope.message is not None:
+        return _ErrorDetail(message=envelope.message)
+    return None
+
+
+def error_from_response(
+    status: int, headers: Mapping[str, str], body: bytes
+) -> errors.APIStatusError:
+    """The exception for an error answer, from either body shape (or the raw text)."""
+    detail = parse_error_body(body)
+    code = None if detail is None or detail.code is None else str(detail.code)
+    if detail is not None and detail.message:
+        message = detail.message
+    else:
+        text = body[:500].decode("utf-8", "replace").strip()
+        message = text or "no error message in the response body"
+    if status == 410:
+        message = f"{message} — the endpoint is gone. {errors.RETIREMENT_HINT}"
+    elif status == 429:
+        from ._info import parse_retry_after
+
+        wait = parse_retry_after(headers)
+        if wait is not None and "wait" not in message.lower():
+            message = f"{message} (retry after {wait:g} s)"
+    cls = errors.status_error_class(status)
+    return cls(
+        message,
+        status_code=status,
+        code=code,
+        headers=headers,
+        body=body,
+        param=None if detail is None else detail.param,
+        error_type=None if detail is None else detail.type,
+        details=None if detail is None else detail.details,
+    )
+
+
+def decode_body(decoder: msgspec.json.Decoder[T], body: bytes, what: str) -> T:
+    """Decode a successful answer, or raise ResponseDecodeError naming what was wrong."""
+    try:
+        return decoder.decode(body)
+    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        preview = body[:200].decode("utf-8", "replace")
+        raise ResponseDecodeError(
+            f"the server's {what} answer is not valid: {exc} (body starts: {preview!r})"
+        ) from None

@@ -1,0 +1,297 @@
+"""A streamed chat completion: typed chunks from SSE bytes, and folding them back together.
+
+``ChatCompletionStream`` is an async iterator and async context manager over one open
+answer. Leaving ``async with``, breaking out of ``async for``, an exception or task
+cancellation closes the connection at once; a stream read to ``[DONE]`` hands its
+connection back to the pool. ``StreamAccumulator`` joins chunks into the final message.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from ._errors import IncompleteStreamError, ResponseDecodeError, StreamEventError
+from ._info import ResponseInfo
+from ._sansio import parse_error_body
+from ._sse import SSEDecoder
+from .types import (
+    ChatCompletion,
+    ChatCompletionChunk,
+    ChatCompletionMessage,
+    Choice,
+    FunctionCall,
+    ToolCall,
+    Usage,
+)
+
+if TYPE_CHECKING:
+    from ._transport import StreamHandle
+
+__all__ = ["ChatCompletionStream", "StreamAccumulator"]
+
+_DONE = b"[DONE]"
+_chunk_decoder = msgspec.json.Decoder(ChatCompletionChunk)
+
+
+class ChatCompletionStream:
+    """The chunks of one streamed completion, typed, in order.
+
+    After the end, ``usage`` holds the usage of the include_usage chunk (``None`` if the
+    server sent none) and ``response`` the HTTP facts (headers, request id, rate limits).
+    """
+
+    __slots__ = ("_done", "_handle", "_pending", "_sse", "response", "usage")
+
+    def __init__(self, handle: StreamHandle, max_event_bytes: int) -> None:
+        self._handle: StreamHandle | None = handle
+        self._sse = SSEDecoder(max_event_bytes)
+        self._pending: list[bytes] = []
+        self._done = False
+        self.usage: Usage | None = None
+        self.response = ResponseInfo(handle.status, handle.headers)
+
+    @property
+    def finished(self) -> bool:
+        """True once ``[DONE]`` was read (or the stream was closed)."""
+        return self._done
+
+    def __aiter__(self) -> _StreamLoop:
+        return _StreamLoop(self)
+
+    async def _fill(self) -> None:
+        """Read until at least one event is pending (only called with none pending)."""
+        pending = self._pending
+        while not pending:
+            handle = self._handle
+            if handle is None:
+                return
+            try:
+                block = await handle.read_block()
+                events = self._sse.feed(block) if block else self._sse.flush()
+            except BaseException:
+                self.close()
+                raise
+            if events:
+                events.reverse()  # pop() from the end yields events in order
+                pending.extend(events)
+            elif not block:
+                self.close()
+                raise IncompleteStreamError(
+                    "the stream ended before 'data: [DONE]': the answer is incomplete"
+                )
+
+    async def _prime(self) -> None:
+        """Wait for the first event, so a failure before it can still be retried."""
+        await self._fill()
+
+    async def __anext__(self) -> ChatCompletionChunk:
+        pending = self._pending
+        if not pending:
+            if self._done:
+                raise StopAsyncIteration
+            await self._fill()
+            if not pending:
+                raise StopAsyncIteration
+        data = pending.pop()
+        if data == _DONE:
+            self._finish()
+            raise StopAsyncIteration
+        try:
+            chunk = _chunk_decoder.decode(data)
+        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+            self.close()
+            preview = data[:200].decode("utf-8", "replace")
+            raise ResponseDecodeError(
+                f"malformed stream chunk: {exc} (data: {preview!r})"
+            ) from None
+        if not chunk.choices:
+            if chunk.usage is not None:
+                self.usage = chunk.usage
+            elif not chunk.id:
+                self._raise_if_error(data)
+        return chunk
+
+    def _raise_if_error(self, data: bytes) -> None:
+        detail = parse_error_body(data)
+        if detail is not None and detail.message:
+            self.close()
+            code = None if detail.code is None else str(detail.code)
+            raise StreamEventError(
+                f"the server reported an error mid-stream: {detail.message}", code=code
+            )
+
+    def _finish(self) -> None:
+        self._done = True
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.release()
+
+    def close(self) -> None:
+        """Close the connection now; further iteration ends at once."""
+        self._done = True
+        self._pending.clear()
+        handle, self._handle = self._handle, None
+        if handle is not None:
+            handle.close()
+
+    async def aclose(self) -> None:
+        """Async spelling of :meth:`close`."""
+        self.close()
+
+    async def __aenter__(self) -> ChatCompletionStream:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def __del__(self) -> None:
+        handle = getattr(self, "_handle", None)
+        if handle is not None:
+            handle.close()
+
+    async def collect(self) -> ChatCompletion:
+        """Read the rest of the stream and return it folded into one ChatCompletion."""
+        accumulator = StreamAccumulator()
+        async with self:
+            async for chunk in self:
+                accumulator.add(chunk)
+        return accumulator.completion()
+
+    def __repr__(self) -> str:
+        return (
+            f"ChatCompletionStream(finished={self._done}, request_id={self.response.request_id!r})"
+        )
+
+
+class _StreamLoop:
+    """The iterator ``async for`` gets; when the loop is left early it is dropped and
+    closes the stream, so ``break`` releases the connection at once."""
+
+    __slots__ = ("_stream",)
+
+    def __init__(self, stream: ChatCompletionStream) -> None:
+        self._stream = stream
+
+    def __aiter__(self) -> _StreamLoop:
+        return self
+
+    def __anext__(self) -> Awaitable[ChatCompletionChunk]:
+        return self._stream.__anext__()
+
+    def __del__(self) -> None:
+        stream = self._stream
+        if not stream._done:
+            stream.close()
+
+
+class _ToolCallParts:
+    __slots__ = ("arguments", "id", "name", "type")
+
+    def __init__(self) -> None:
+        self.id = ""
+        self.type = "function"
+        self.name = ""
+        self.arguments: list[str] = []
+
+
+class _ChoiceParts:
+    __slots__ = ("content", "finish_reason", "refusal", "role", "tool_calls")
+
+    def __init__(self) -> None:
+        self.role = "assistant"
+        self.content: list[str] = []
+        self.refusal: list[str] = []
+        self.finish_reason: str | None = None
+        self.tool_calls: dict[int, _ToolCallParts] = {}
+
+
+class StreamAccumulator:
+    """Folds chunks into a ChatCompletion: text joined, tool calls joined by index,
+    finish_reason and usage kept. Feed it with :meth:`add` while you print the chunks."""
+
+    def __init__(self) -> None:
+        self._choices: dict[int, _ChoiceParts] = {}
+        self.id = ""
+        self.model = ""
+        self.created = 0
+        self.system_fingerprint: str | None = None
+        self.usage: Usage | None = None
+
+    def add(self, chunk: ChatCompletionChunk) -> None:
+        """Take one chunk into account."""
+        if chunk.id and not self.id:
+            self.id = chunk.id
+        if chunk.model and not self.model:
+            self.model = chunk.model
+        if chunk.created and not self.created:
+            self.created = chunk.created
+        if chunk.system_fingerprint:
+            self.system_fingerprint = chunk.system_fingerprint
+        if chunk.usage is not None:
+            self.usage = chunk.usage
+        for choice in chunk.choices:
+            parts = self._choices.get(choice.index)
+            if parts is None:
+                parts = self._choices[choice.index] = _ChoiceParts()
+            delta = choice.delta
+            if delta.role:
+                parts.role = delta.role
+            if delta.content:
+                parts.content.append(delta.content)
+            if delta.refusal:
+                parts.refusal.append(delta.refusal)
+            if delta.tool_calls:
+                for fragment in delta.tool_calls:
+                    call = parts.tool_calls.get(fragment.index)
+                    if call is None:
+                        call = parts.tool_calls[fragment.index] = _ToolCallParts()
+                    if fragment.id:
+                        call.id = fragment.id
+                    if fragment.type:
+                        call.type = fragment.type
+                    function = fragment.function
+                    if function is not None:
+                        if function.name:
+                            call.name += function.name
+                        if function.arguments:
+                            call.arguments.append(function.arguments)
+            if choice.finish_reason is not None:
+                parts.finish_reason = choice.finish_reason
+
+    def completion(self) -> ChatCompletion:
+        """The ChatCompletion the chunks so far add up to."""
+        choices = []
+        for index in sorted(self._choices):
+            parts = self._choices[index]
+            tool_calls = [
+                ToolCall(
+                    id=call.id,
+                    type=call.type,
+                    function=FunctionCall(name=call.name, arguments="".join(call.arguments)),
+                )
+                for _, call in sorted(parts.tool_calls.items())
+            ]
+            message = ChatCompletionMessage(
+                role=parts.role,
+                content="".join(parts.content) if parts.content else None,
+                refusal="".join(parts.refusal) if parts.refusal else None,
+                tool_calls=tool_calls or None,
+            )
+            choices.append(Choice(index=index, message=message, finish_reason=parts.finish_reason))
+        return ChatCompletion(
+            id=self.id,
+            created=self.created,
+            model=self.model,
+            system_fingerprint=self.system_fingerprint,
+            choices=choices,
+            usage=self.usage,
+        )

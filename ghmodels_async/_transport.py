@@ -1,0 +1,242 @@
+"""The aiohttp edge: the only module that imports aiohttp.
+
+It owns (or borrows) one ``ClientSession``, sends prepared bytes, reads bodies with a
+size bound, hands out stream byte blocks, and maps every aiohttp or timeout exception
+onto the library's tree. It parses nothing and decides no retries.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import ssl
+from collections.abc import Mapping
+from typing import Any, NoReturn
+
+import aiohttp
+
+from ._errors import (
+    APIConnectionError,
+    APITimeoutError,
+    ClientClosedError,
+    ConfigurationError,
+    IncompleteStreamError,
+    ResponseTooLargeError,
+)
+from ._timeout import Timeout
+
+__all__ = ["RawResponse", "StreamHandle", "Transport"]
+
+_READ_SIZE = 1 << 16
+
+
+class RawResponse:
+    """Status, headers and body of a finished answer."""
+
+    __slots__ = ("body", "headers", "status")
+
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+
+def _transport_error(
+    exc: BaseException, what: str, closed: bool, retryable: bool = True
+) -> NoReturn:
+    """Raise the library's exception for an aiohttp/OS/timeout failure."""
+    if closed:
+        raise ClientClosedError(f"the client was closed during the {what}") from None
+    if isinstance(exc, (asyncio.TimeoutError, TimeoutError)):
+        raise APITimeoutError(f"timed out during the {what}", retryable=retryable) from None
+    if isinstance(exc, aiohttp.ClientConnectorCertificateError):
+        raise APIConnectionError(
+            f"TLS certificate verification failed during the {what}: {exc.certificate_error}",
+            retryable=False,
+        ) from None
+    reason = str(exc) or type(exc).__name__
+    raise APIConnectionError(
+        f"connection failed during the {what}: {reason}", retryable=retryable
+    ) from None
+
+
+class StreamHandle:
+    """An open streaming answer: status, headers, and byte blocks until EOF."""
+
+    __slots__ = ("_response", "_transport", "headers", "status")
+
+    def __init__(self, transport: Transport, response: aiohttp.ClientResponse) -> None:
+        self._transport = transport
+        self._response = response
+        self.status = response.status
+        self.headers: Mapping[str, str] = response.headers
+
+    async def read_block(self) -> bytes:
+        """The next block of body bytes; ``b""`` at the end of the body."""
+        try:
+            return await self._response.content.readany()
+        except (aiohttp.ClientPayloadError, aiohttp.ServerDisconnectedError) as exc:
+            if self._transport.closed:
+                raise ClientClosedError("the client was closed during the stream") from None
+            raise IncompleteStreamError(
+                f"the connection broke before the stream finished: {exc}"
+            ) from None
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            if isinstance(exc, (asyncio.TimeoutError, TimeoutError)) and not self._transport.closed:
+                raise APITimeoutError(
+                    "the stream was idle for longer than Timeout.stream_idle"
+                ) from None
+            _transport_error(exc, "stream", self._transport.closed)
+
+    async def read_all(self, limit: int) -> bytes:
+        """The rest of the body (for an error answer), bounded by ``limit`` bytes."""
+        return await self._transport.read_bounded(self._response, limit)
+
+    def close(self) -> None:
+        """Drop the connection now (synchronous, safe to call twice)."""
+        self._response.close()
+
+    def release(self) -> None:
+        """Give a fully read connection back to the pool."""
+        self._response.release()
+
+
+class Transport:
+    """One aiohttp session (owned or borrowed) and the two ways to use it."""
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        max_connections: int = 100,
+        ssl_context: ssl.SSLContext | bool = True,
+        max_response_bytes: int = 64 * 1024 * 1024,
+    ) -> None:
+        if session is not None and not isinstance(session, aiohttp.ClientSession):
+            raise ConfigurationError("session must be an aiohttp.ClientSession")
+        if (
+            isinstance(max_connections, bool)
+            or not isinstance(max_connections, int)
+            or max_connections < 0
+        ):
+            raise ConfigurationError(
+                f"max_connections must be an integer >= 0 (0 = unlimited), got {max_connections!r}"
+            )
+        self._session = session
+        self._owns_session = session is None
+        self._max_connections = max_connections
+        self._ssl = ssl_context
+        self.max_response_bytes = max_response_bytes
+        self.closed = False
+        self._timeouts: dict[tuple[Timeout, bool], aiohttp.ClientTimeout] = {}
+
+    @property
+    def owns_session(self) -> bool:
+        """Whether closing the client closes the session."""
+        return self._owns_session
+
+    def _get_session(self) -> aiohttp.ClientSession:
+        session = self._session
+        if session is None:
+            if self.closed:
+                raise ClientClosedError("the client is closed")
+            connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl)
+            session = self._session = aiohttp.ClientSession(
+                connector=connector, raise_for_status=False, trust_env=False
+            )
+        elif self.closed or session.closed:
+            raise ClientClosedError(
+                "the client is closed" if self.closed else "the session is closed"
+            )
+        return session
+
+    def _client_timeout(self, timeout: Timeout, streaming: bool) -> aiohttp.ClientTimeout:
+        key = (timeout, streaming)
+        cached = self._timeouts.get(key)
+        if cached is None:
+            if streaming:
+                cached = aiohttp.ClientTimeout(
+                    total=None, connect=timeout.connect, sock_read=timeout.stream_idle
+                )
+            else:
+                cached = aiohttp.ClientTimeout(total=timeout.total, connect=timeout.connect)
+            self._timeouts[key] = cached
+        return cached
+
+    async def read_bounded(self, response: aiohttp.ClientResponse, limit: int) -> bytes:
+        """Read a body, refusing (with bounded memory) one larger than ``limit``."""
+        length = response.content_length
+        if length is not None and length > limit:
+            response.close()
+            raise ResponseTooLargeError(
+                f"the response body ({length} bytes) exceeds max_response_bytes={limit}"
+            )
+        if length is not None and "Content-Encoding" not in response.headers:
+            return await response.read()
+        parts: list[bytes] = []
+        size = 0
+        content = response.content
+        while True:
+            block = await content.read(_READ_SIZE)
+            if not block:
+                return b"".join(parts)
+            size += len(block)
+            if size > limit:
+                response.close()
+                raise ResponseTooLargeError(f"the response body exceeds max_response_bytes={limit}")
+            parts.append(block)
+
+    async def request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: Timeout,
+    ) -> RawResponse:
+        """Send one request and read the whole answer."""
+        session = self._get_session()
+        try:
+            async with session.request(
+                method,
+                url,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=self._client_timeout(timeout, False),
+            ) as response:
+                try:
+                    body_bytes = await self.read_bounded(response, self.max_response_bytes)
+                except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+                    _transport_error(exc, "response body read", self.closed, retryable=False)
+                return RawResponse(response.status, response.headers, body_bytes)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            _transport_error(exc, f"{method} request", self.closed)
+
+    async def open_stream(
+        self, url: str, headers: Mapping[str, str], body: bytes, timeout: Timeout
+    ) -> StreamHandle:
+        """Send a streaming request and return once the status and headers are in."""
+        session = self._get_session()
+        try:
+            response = await session.request(
+                "POST",
+                url,
+                data=body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=self._client_timeout(timeout, True),
+            )
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            _transport_error(exc, "streaming request", self.closed)
+        return StreamHandle(self, response)
+
+    async def close(self) -> None:
+        """Mark closed; close the session only if this transport created it."""
+        self.closed = True
+        session = self._session
+        if session is not None and self._owns_session and not session.closed:
+            await session.close()
+
+    def describe(self) -> dict[str, Any]:
+        """Non-secret facts for a repr."""
+        return {"owns_session": self._owns_session, "closed": self.closed}

@@ -1,0 +1,576 @@
+"""The public async client: ``async with Client() as c: await c.chat.completions.create(...)``.
+
+It wires the pure layers (``_sansio`` builds and reads messages, ``_retry`` decides
+waits, ``_sse``/``_stream`` decode streams) to the aiohttp edge (``_transport``). It
+parses no bytes and no headers itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import inspect
+import logging
+import os
+import ssl
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from dataclasses import dataclass
+from types import TracebackType
+from typing import Any, Literal, TypeVar, overload
+
+import aiohttp
+import msgspec
+
+from ._errors import (
+    APIConnectionError,
+    APIStatusError,
+    ClientClosedError,
+    ConfigurationError,
+    IncompleteStreamError,
+    RedirectError,
+    RetryWaitTooLongError,
+    ValidationError,
+)
+from ._info import ResponseInfo
+from ._retry import RetryPolicy, is_retryable_status, next_delay
+from ._sansio import (
+    DEFAULT_BASE_URL,
+    Endpoints,
+    build_chat_body,
+    build_embeddings_body,
+    check_headers,
+    decode_body,
+    error_from_response,
+    make_headers,
+    validate_org,
+)
+from ._stream import ChatCompletionStream
+from ._timeout import Timeout
+from ._transport import RawResponse, Transport
+from .types import (
+    CatalogModel,
+    ChatCompletion,
+    ChatCompletionMessage,
+    EmbeddingsResponse,
+    Message,
+    ResponseFormat,
+    StreamOptions,
+    Tool,
+    ToolChoice,
+)
+
+__all__ = ["Client", "RetryEvent"]
+
+logger = logging.getLogger("ghmodels_async")
+
+T = TypeVar("T")
+MessageParam = Message | ChatCompletionMessage | Mapping[str, Any]
+ToolParam = Tool | Mapping[str, Any]
+
+
+class _Unset:
+    def __repr__(self) -> str:
+        return "UNSET"
+
+
+UNSET: Any = _Unset()
+
+
+@dataclass(frozen=True)
+class RetryEvent:
+    """What the ``on_retry`` hook receives before each retry wait."""
+
+    attempt: int
+    delay: float
+    reason: str
+    status_code: int | None
+    url: str
+
+
+class _ModelList(msgspec.Struct):
+    data: list[CatalogModel] = msgspec.field(default_factory=list)
+
+
+DEFAULT_TIMEOUT = Timeout()
+_completion_decoder = msgspec.json.Decoder(ChatCompletion)
+_embeddings_decoder = msgspec.json.Decoder(EmbeddingsResponse)
+_catalog_decoder = msgspec.json.Decoder(list[CatalogModel] | _ModelList)
+
+
+def _redirect_error(raw_status: int, headers: Mapping[str, str]) -> RedirectError:
+    location = headers.get("Location")
+    return RedirectError(
+        f"the server answered {raw_status} redirecting to {location!r}; redirects are not "
+        "followed so the token is never sent elsewhere: configure that URL as base_url",
+        status_code=raw_status,
+        location=location,
+    )
+
+
+class Client:
+    """An async client for the GitHub Models inference API (and compatible servers).
+
+    Use it as ``async with Client() as client:``; it owns one aiohttp session, or borrows
+    ``session=`` (which it then never closes). The token comes from ``token=`` or the
+    ``GITHUB_TOKEN`` environment variable and is only ever sent to ``base_url``.
+    """
+
+    def __init__(
+        self,
+        token: str | None = None,
+        *,
+        base_url: str = DEFAULT_BASE_URL,
+        path_prefix: str = "/inference",
+        catalog_path: str = "/catalog/models",
+        org: str | None = None,
+        api_version: str | None = None,
+        headers: Mapping[str, str] | None = None,
+        session: aiohttp.ClientSession | None = None,
+        timeout: Timeout | float | None = DEFAULT_TIMEOUT,
+        max_retries: int = 2,
+        max_retry_wait: float = 60.0,
+        retry_policy: RetryPolicy | None = None,
+        on_retry: Callable[[RetryEvent], Awaitable[None] | None] | None = None,
+        max_connections: int = 100,
+        verify_ssl: bool | ssl.SSLContext = True,
+        max_response_bytes: int = 64 * 1024 * 1024,
+        max_event_bytes: int = 4 * 1024 * 1024,
+    ) -> None:
+        if token is None:
+            token = os.environ.get("GITHUB_TOKEN")
+        if not token or not isinstance(token, str) or not token.strip():
+            raise ConfigurationError(
+                "no token: pass Client(token=...) or set the GITHUB_TOKEN environment variable"
+            )
+        if any(c in token for c in "\r\n\0 "):
+            raise ConfigurationError("the token contains whitespace or control characters")
+        if verify_ssl is False:
+            ssl_setting: ssl.SSLContext | bool = False
+        elif isinstance(verify_ssl, ssl.SSLContext) or verify_ssl is True:
+            ssl_setting = verify_ssl
+        else:
+            raise ConfigurationError("verify_ssl must be True, False or an ssl.SSLContext")
+        for name, size in (
+            ("max_response_bytes", max_response_bytes),
+            ("max_event_bytes", max_event_bytes),
+        ):
+            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+                raise ConfigurationError(f"{name} must be an integer >= 1, got {size!r}")
+        self._endpoints = Endpoints(base_url, path_prefix, catalog_path, api_version)
+        self._org = None if org is None else validate_org(org)
+        self._headers = make_headers(token, headers)
+        self._timeout = Timeout.coerce(timeout)
+        self._retry = retry_policy or RetryPolicy(
+            max_retries=max_retries, max_retry_wait=max_retry_wait
+        )
+        self._on_retry = on_retry
+        self._max_event_bytes = max_event_bytes
+        self._transport = Transport(
+            session=session,
+            max_connections=max_connections,
+            ssl_context=ssl_setting,
+            max_response_bytes=max_response_bytes,
+        )
+        self._closed_event: asyncio.Event | None = None
+        self.chat = Chat(self)
+        self.embeddings = Embeddings(self)
+        self.models = Models(self)
+
+    # -- lifecycle ---------------------------------------------------------
+
+    async def __aenter__(self) -> Client:
+        if self._transport.closed:
+            raise ClientClosedError("this client is closed; create a new one")
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+    async def close(self) -> None:
+        """Close the client: running calls fail with ClientClosedError; a borrowed session
+        stays open."""
+        if self._closed_event is not None:
+            self._closed_event.set()
+        await self._transport.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether :meth:`close` was called."""
+        return self._transport.closed
+
+    @property
+    def base_url(self) -> str:
+        """The configured base URL (no path prefix)."""
+        return self._endpoints.base_url
+
+    @property
+    def org(self) -> str | None:
+        """The client-wide organization for attribution, if any."""
+        return self._org
+
+    def __repr__(self) -> str:
+        return (
+            f"Client(base_url={self._endpoints.base_url!r}, "
+            f"path_prefix={self._endpoints.path_prefix!r}, org={self._org!r}, token=<redacted>)"
+        )
+
+    # -- plumbing shared by the resources ---------------------------------
+
+    def _call_headers(self, extra: Mapping[str, str] | None) -> Mapping[str, str]:
+        if not extra:
+            return self._headers
+        merged = dict(self._headers)
+        merged.update(check_headers(extra))
+        return merged
+
+    def _call_policy(self, max_retries: Any) -> RetryPolicy:
+        if max_retries is UNSET:
+            return self._retry
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ValidationError(
+                f"max_retries must be an integer >= 0, got {max_retries!r}", field="max_retries"
+            )
+        return RetryPolicy(
+            max_retries=max_retries,
+            initial_backoff=self._retry.initial_backoff,
+            max_backoff=self._retry.max_backoff,
+            max_retry_wait=self._retry.max_retry_wait,
+        )
+
+    def _call_timeout(self, timeout: Any) -> Timeout:
+        if timeout is UNSET:
+            return self._timeout
+        try:
+            return Timeout.coerce(timeout)
+        except ConfigurationError as exc:
+            raise ValidationError(str(exc), field="timeout") from None
+
+    def _url(self, operation: str, org: str | None) -> str:
+        return self._endpoints.url(operation, org if org is not None else self._org)
+
+    async def _before_retry(
+        self,
+        attempt: int,
+        policy: RetryPolicy,
+        url: str,
+        reason: str,
+        status_error: APIStatusError | None,
+    ) -> None:
+        """Wait before retry ``attempt + 1``, or raise if the asked wait is too long."""
+        headers = status_error.headers if status_error is not None else None
+        delay, asked = next_delay(attempt, policy, headers)
+        if asked and delay > policy.max_retry_wait and status_error is not None:
+            error = RetryWaitTooLongError(
+                f"{status_error.message} — the server asks to wait {delay:g} s, more than "
+                f"max_retry_wait={policy.max_retry_wait:g} s",
+                status_code=status_error.status_code,
+                code=status_error.code,
+                headers=status_error.headers,
+                body=status_error.body,
+            )
+            error.wait = delay
+            raise error
+        delay = min(delay, policy.max_retry_wait)
+        status = status_error.status_code if status_error is not None else None
+        if logger.isEnabledFor(logging.INFO):
+            logger.info("retry %d/%d in %.2f s: %s", attempt + 1, policy.max_retries, delay, reason)
+        if self._on_retry is not None:
+            outcome = self._on_retry(RetryEvent(attempt + 1, delay, reason, status, url))
+            if inspect.isawaitable(outcome):
+                await outcome
+        if self._closed_event is None:
+            self._closed_event = asyncio.Event()
+        if self._transport.closed:
+            raise ClientClosedError("the client was closed while waiting to retry")
+        try:
+            await asyncio.wait_for(self._closed_event.wait(), delay)
+        except asyncio.TimeoutError:
+            return
+        raise ClientClosedError("the client was closed while waiting to retry")
+
+    async def _request(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        policy: RetryPolicy,
+    ) -> RawResponse:
+        """Send with retries; return a 2xx answer or raise the mapped error."""
+        attempt = 0
+        transport = self._transport
+        while True:
+            try:
+                raw = await transport.request(method, url, headers, body, timeout)
+            except APIConnectionError as exc:
+                if attempt >= policy.max_retries or not exc.retryable:
+                    raise
+                await self._before_retry(attempt, policy, url, str(exc), None)
+            else:
+                status = raw.status
+                if status < 300:
+                    return raw
+                if status < 400:
+                    raise _redirect_error(status, raw.headers)
+                error = error_from_response(status, raw.headers, raw.body)
+                if attempt >= policy.max_retries or not is_retryable_status(status):
+                    raise error
+                await self._before_retry(attempt, policy, url, str(error), error)
+            attempt += 1
+
+    async def _open_stream(
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        policy: RetryPolicy,
+    ) -> ChatCompletionStream:
+        """Open a stream, retrying only until its first event has arrived."""
+        attempt = 0
+        transport = self._transport
+        while True:
+            status_error: APIStatusError | None = None
+            try:
+                handle = await transport.open_stream(url, headers, body, timeout)
+                if handle.status >= 300:
+                    try:
+                        if handle.status < 400:
+                            raise _redirect_error(handle.status, handle.headers)
+                        error_body = await handle.read_all(transport.max_response_bytes)
+                    finally:
+                        handle.close()
+                    status_error = error_from_response(handle.status, handle.headers, error_body)
+                    if attempt >= policy.max_retries or not is_retryable_status(handle.status):
+                        raise status_error
+                else:
+                    stream = ChatCompletionStream(handle, self._max_event_bytes)
+                    await stream._prime()
+                    return stream
+            except (APIConnectionError, IncompleteStreamError) as exc:
+                if attempt >= policy.max_retries or not getattr(exc, "retryable", True):
+                    raise
+                await self._before_retry(attempt, policy, url, str(exc), None)
+            else:
+                await self._before_retry(attempt, policy, url, str(status_error), status_error)
+            attempt += 1
+
+
+class Completions:
+    """``client.chat.completions``: chat completions, streamed or not."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    @overload
+    async def create(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageParam],
+        stream: Literal[False] = False,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        max_tokens: int | None = None,
+        max_completion_tokens: int | None = None,
+        modalities: Sequence[Literal["text", "audio"]] | None = None,
+        reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None,
+        response_format: ResponseFormat | Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        stream_options: StreamOptions | Mapping[str, Any] | None = None,
+        stop: str | Sequence[str] | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        tool_choice: ToolChoice | Mapping[str, Any] | None = None,
+        tools: Sequence[ToolParam] | None = None,
+        org: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: Timeout | float | None = UNSET,
+        max_retries: int = UNSET,
+    ) -> ChatCompletion: ...
+
+    @overload
+    async def create(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageParam],
+        stream: Literal[True],
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        max_tokens: int | None = None,
+        max_completion_tokens: int | None = None,
+        modalities: Sequence[Literal["text", "audio"]] | None = None,
+        reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None,
+        response_format: ResponseFormat | Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        stream_options: StreamOptions | Mapping[str, Any] | None = None,
+        stop: str | Sequence[str] | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        tool_choice: ToolChoice | Mapping[str, Any] | None = None,
+        tools: Sequence[ToolParam] | None = None,
+        org: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: Timeout | float | None = UNSET,
+        max_retries: int = UNSET,
+    ) -> ChatCompletionStream: ...
+
+    async def create(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageParam],
+        stream: bool = False,
+        frequency_penalty: float | None = None,
+        presence_penalty: float | None = None,
+        max_tokens: int | None = None,
+        max_completion_tokens: int | None = None,
+        modalities: Sequence[Literal["text", "audio"]] | None = None,
+        reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None,
+        response_format: ResponseFormat | Mapping[str, Any] | None = None,
+        seed: int | None = None,
+        stream_options: StreamOptions | Mapping[str, Any] | None = None,
+        stop: str | Sequence[str] | None = None,
+        temperature: float | None = None,
+        top_p: float | None = None,
+        tool_choice: ToolChoice | Mapping[str, Any] | None = None,
+        tools: Sequence[ToolParam] | None = None,
+        org: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: Timeout | float | None = UNSET,
+        max_retries: int = UNSET,
+    ) -> ChatCompletion | ChatCompletionStream:
+        """Create a chat completion; with ``stream=True`` return a ChatCompletionStream.
+
+        Keyword names are the REST body names. Everything is validated before any I/O;
+        a bad value raises ValidationError naming the field and what is allowed.
+        """
+        if not isinstance(stream, bool):
+            raise ValidationError(f"stream must be True or False, got {stream!r}", field="stream")
+        if isinstance(stop, tuple):
+            stop = list(stop)
+        if isinstance(modalities, tuple):
+            modalities = list(modalities)
+        if isinstance(tools, tuple):
+            tools = list(tools)
+        body = build_chat_body(
+            {
+                "model": model,
+                "messages": messages,
+                "frequency_penalty": frequency_penalty,
+                "presence_penalty": presence_penalty,
+                "max_tokens": max_tokens,
+                "max_completion_tokens": max_completion_tokens,
+                "modalities": modalities,
+                "reasoning_effort": reasoning_effort,
+                "response_format": response_format,
+                "seed": seed,
+                "stream": True if stream else None,
+                "stream_options": stream_options,
+                "stop": stop,
+                "temperature": temperature,
+                "top_p": top_p,
+                "tool_choice": tool_choice,
+                "tools": tools,
+            },
+            extra_body,
+        )
+        client = self._client
+        url = client._url("chat/completions", org)
+        headers = client._call_headers(extra_headers)
+        call_timeout = client._call_timeout(timeout)
+        policy = client._call_policy(max_retries)
+        if stream:
+            return await client._open_stream(url, body, headers, call_timeout, policy)
+        raw = await client._request("POST", url, body, headers, call_timeout, policy)
+        completion = decode_body(_completion_decoder, raw.body, "chat completion")
+        completion.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers)
+        return completion
+
+
+class Chat:
+    """``client.chat``: holds ``completions``."""
+
+    def __init__(self, client: Client) -> None:
+        self.completions = Completions(client)
+
+
+class Embeddings:
+    """``client.embeddings``: vectors for texts."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def create(
+        self,
+        *,
+        model: str,
+        input: str | Sequence[str],
+        encoding_format: Literal["float", "base64"] | None = None,
+        dimensions: int | None = None,
+        user: str | None = None,
+        org: str | None = None,
+        extra_headers: Mapping[str, str] | None = None,
+        extra_body: Mapping[str, Any] | None = None,
+        timeout: Timeout | float | None = UNSET,
+        max_retries: int = UNSET,
+    ) -> EmbeddingsResponse:
+        """Embed one text or a list of texts (``POST .../embeddings``)."""
+        body = build_embeddings_body(
+            {
+                "model": model,
+                "input": input,
+                "encoding_format": encoding_format,
+                "dimensions": dimensions,
+                "user": user,
+            },
+            extra_body,
+        )
+        client = self._client
+        raw = await client._request(
+            "POST",
+            client._url("embeddings", org),
+            body,
+            client._call_headers(extra_headers),
+            client._call_timeout(timeout),
+            client._call_policy(max_retries),
+        )
+        result = decode_body(_embeddings_decoder, raw.body, "embeddings")
+        result.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers)
+        return result
+
+
+class Models:
+    """``client.models``: the model catalog."""
+
+    def __init__(self, client: Client) -> None:
+        self._client = client
+
+    async def list(
+        self,
+        *,
+        extra_headers: Mapping[str, str] | None = None,
+        timeout: Timeout | float | None = UNSET,
+        max_retries: int = UNSET,
+    ) -> list[CatalogModel]:
+        """``GET /catalog/models`` (an OpenAI-style ``{"data": [...]}`` list also works)."""
+        client = self._client
+        raw = await client._request(
+            "GET",
+            client._endpoints.catalog_url,
+            None,
+            client._call_headers(extra_headers),
+            client._call_timeout(timeout),
+            client._call_policy(max_retries),
+        )
+        catalog = decode_body(_catalog_decoder, raw.body, "catalog")
+        return catalog.data if isinstance(catalog, _ModelList) else catalog
