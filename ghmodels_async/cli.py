@@ -1,0 +1,299 @@
+"""The ``ghmodels`` command line (also ``python -m ghmodels_async``), on the public API only.
+
+Commands: ``demo`` (the README's main job: a streamed answer and a concurrent
+fan-out with a summary), ``chat``, ``models`` and ``serve-fake``. ``--fake`` runs any
+of them against an in-process fake server with no token and no network. Failures are
+one line on stderr and an exit code scripts can test (see ``EXIT_CODES``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import sys
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Sequence
+from typing import Any, TextIO
+
+from . import (
+    APIConnectionError,
+    APIStatusError,
+    AuthenticationError,
+    Client,
+    ConfigurationError,
+    GHModelsError,
+    GoneError,
+    NotFoundError,
+    PermissionDeniedError,
+    RateLimitError,
+    StreamAccumulator,
+    ValidationError,
+    __version__,
+)
+from .fanout import Outcome, fan_out
+from .testing import FakeServer, serve
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+EXIT_AUTH = 3
+EXIT_NOT_FOUND = 4
+EXIT_GONE = 5
+EXIT_RATE_LIMITED = 6
+EXIT_NETWORK = 7
+EXIT_INTERRUPTED = 130
+
+EXIT_CODES = {
+    EXIT_OK: "success",
+    EXIT_ERROR: "other API or stream error",
+    EXIT_USAGE: "bad arguments or invalid request",
+    EXIT_AUTH: "missing token, 401 or 403",
+    EXIT_NOT_FOUND: "404: unknown model or organization",
+    EXIT_GONE: "410: the endpoint is retired",
+    EXIT_RATE_LIMITED: "429: rate limited",
+    EXIT_NETWORK: "network error or timeout",
+    EXIT_INTERRUPTED: "interrupted",
+}
+
+DEFAULT_MODEL = "openai/gpt-4.1"
+FAKE_TOKEN = "fake-token"
+DEMO_STORY = (
+    "Hello from ghmodels_async! This answer is streamed chunk by chunk from an embedded "
+    "fake GitHub Models server on 127.0.0.1, so the demo runs with no token and no "
+    "network. Point the client at a real endpoint with GITHUB_TOKEN or --base-url."
+)
+
+
+def _common_options() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    group = common.add_argument_group("connection (accepted before or after the command)")
+    default = argparse.SUPPRESS
+    group.add_argument("--fake", action="store_true", default=default,
+                       help="use an in-process fake server (no token, no network)")
+    group.add_argument("--base-url", default=default,
+                       help="endpoint base URL (default https://models.github.ai)")
+    group.add_argument("--path-prefix", default=default,
+                       help="path prefix of the inference routes (default /inference; "
+                            "/v1 for OpenAI-compatible servers)")
+    group.add_argument("--org", default=default, help="organization to attribute usage to")
+    group.add_argument("--api-version", default=default, help="api-version query parameter")
+    group.add_argument("--timeout", type=float, default=default,
+                       help="seconds for a whole call / idle stream (default 600 / 120)")
+    return common
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``ghmodels`` command."""
+    common = _common_options()
+    parser = argparse.ArgumentParser(
+        prog="ghmodels",
+        description="Chat with GitHub Models (or any OpenAI-compatible server) from asyncio.",
+        epilog="Exit codes: " + "; ".join(f"{k} {v}" for k, v in EXIT_CODES.items()),
+        parents=[common],
+    )
+    parser.add_argument("--version", action="version", version=f"ghmodels_async {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    demo = commands.add_parser("demo", parents=[common],
+                               help="stream one answer, then fan out many prompts (main job)")
+    demo.add_argument("-m", "--model", default=DEFAULT_MODEL)
+    demo.add_argument("--prompts", type=int, default=None,
+                      help="prompts to fan out (default 300 on the fake server, 10 otherwise)")
+    demo.add_argument("--concurrency", type=int, default=32)
+
+    chat = commands.add_parser("chat", parents=[common], help="stream one answer to the terminal")
+    chat.add_argument("prompt", nargs="?", help="the prompt (default: read standard input)")
+    chat.add_argument("-m", "--model", default=DEFAULT_MODEL)
+    chat.add_argument("-s", "--system", help="system prompt")
+    chat.add_argument("-t", "--temperature", type=float)
+    chat.add_argument("--max-tokens", type=int)
+
+    commands.add_parser("models", parents=[common], help="print the model catalog as a table")
+
+    fake = commands.add_parser("serve-fake", parents=[common],
+                               help="run the fake server in the foreground and print its URL")
+    fake.add_argument("--host", default="127.0.0.1")
+    fake.add_argument("--port", type=int, default=0)
+    fake.add_argument("--quirks", action="store_true", help="stream with the service's quirks")
+    fake.add_argument("--rate-limits", action="store_true", help="emulate the tier rate limits")
+    fake.add_argument("--chunk-delay", type=float, default=0.0)
+    return parser
+
+
+def _option(args: argparse.Namespace, name: str, default: Any = None) -> Any:
+    return getattr(args, name, default)
+
+
+@contextlib.asynccontextmanager
+async def open_client(args: argparse.Namespace, *, chunk_delay: float = 0.0) -> AsyncIterator[Client]:
+    """A Client for the options: the in-process fake server with ``--fake``, or when
+    there is neither a token nor a base URL; the configured endpoint otherwise."""
+    base_url = _option(args, "base_url")
+    use_fake = _option(args, "fake", False) or (not os.environ.get("GITHUB_TOKEN") and not base_url)
+    settings: dict[str, Any] = {"org": _option(args, "org"), "api_version": _option(args, "api_version")}
+    if _option(args, "timeout") is not None:
+        settings["timeout"] = args.timeout
+    if use_fake:
+        async with FakeServer(chunk_delay=chunk_delay) as server:
+            server.script(DEMO_STORY, prompt_contains="Introduce yourself")
+            args.fake_url = server.url
+            async with Client(FAKE_TOKEN, base_url=server.url, **settings) as client:
+                yield client
+        return
+    if base_url:
+        settings["base_url"] = base_url
+    if _option(args, "path_prefix") is not None:
+        settings["path_prefix"] = args.path_prefix
+    token = os.environ.get("GITHUB_TOKEN") or ("no-token" if base_url else None)
+    async with Client(token, **settings) as client:
+        yield client
+
+
+async def stream_answer(
+    client: Client, model: str, messages: list[dict[str, str]], out: TextIO, **options: Any
+) -> StreamAccumulator:
+    """Stream one answer to ``out``; return what was received, usage included."""
+    accumulator = StreamAccumulator()
+    stream = await client.chat.completions.create(
+        model=model, messages=messages, stream=True, stream_options={"include_usage": True},
+        **options,
+    )
+    async with stream:
+        async for chunk in stream:
+            accumulator.add(chunk)
+            if chunk.choices and chunk.choices[0].delta.content:
+                out.write(chunk.choices[0].delta.content)
+                out.flush()
+    out.write("\n")
+    return accumulator
+
+
+async def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
+    prompt = args.prompt if args.prompt is not None else sys.stdin.read()
+    if not prompt.strip():
+        raise ValidationError("empty prompt: pass one as an argument or on standard input")
+    messages = [{"role": "system", "content": args.system}] if args.system else []
+    messages.append({"role": "user", "content": prompt})
+    async with open_client(args) as client:
+        await stream_answer(client, args.model, messages, out, temperature=args.temperature,
+                            max_tokens=args.max_tokens)
+    return EXIT_OK
+
+
+async def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
+    async with open_client(args) as client:
+        models = await client.models.list()
+    rows = [("ID", "TIER", "IN/OUT TOKENS", "CAPABILITIES")]
+    for model in models:
+        limits = model.limits
+        tokens = f"{limits.max_input_tokens}/{limits.max_output_tokens}" if limits else "-"
+        rows.append((model.id, model.rate_limit_tier or "-", tokens,
+                     ",".join(model.capabilities) or "-"))
+    widths = [max(len(row[i]) for row in rows) for i in range(4)]
+    for row in rows:
+        out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n")
+    return EXIT_OK
+
+
+async def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
+    async with open_client(args, chunk_delay=0.01) as client:
+        fake_url = getattr(args, "fake_url", None)
+        where = f"the embedded fake server at {fake_url}" if fake_url else client.base_url
+        prompts = args.prompts if args.prompts is not None else (300 if fake_url else 10)
+        if prompts < 1 or args.concurrency < 1:
+            raise ValidationError("--prompts and --concurrency must be >= 1")
+        out.write(f"ghmodels_async {__version__} talking to {where}\n\n1. A streamed answer:\n")
+        streamed = await stream_answer(
+            client, args.model,
+            [{"role": "user", "content": "Introduce yourself in three sentences."}], out,
+        )
+        usage = streamed.usage
+        if usage is not None:
+            out.write(f"   (usage: {usage.prompt_tokens} prompt + {usage.completion_tokens} "
+                      f"completion = {usage.total_tokens} tokens)\n")
+
+        out.write(f"\n2. Fan-out: {prompts} prompts at concurrency {args.concurrency}...\n")
+
+        async def ask(number: int) -> Any:
+            return await client.chat.completions.create(
+                model=args.model, max_tokens=64,
+                messages=[{"role": "user", "content": f"Prompt {number}: say something short."}],
+            )
+
+        started = time.perf_counter()
+        outcomes: list[Outcome[Any]] = await fan_out(
+            ask, range(prompts), concurrency=args.concurrency
+        )
+        wall = time.perf_counter() - started
+    failures = Counter(type(o.error).__name__ for o in outcomes if not o.ok)
+    done = [o.value for o in outcomes if o.ok]
+    tokens = sum(c.usage.total_tokens for c in done if c.usage is not None)
+    out.write(f"   done: {len(done)}  failed: {sum(failures.values())}  wall: {wall:.2f} s  "
+              f"({len(outcomes) / wall:.0f} calls/s)  tokens: {tokens}\n")
+    for name, count in failures.most_common():
+        out.write(f"   {count} x {name}\n")
+    return EXIT_OK if not failures else EXIT_ERROR
+
+
+async def cmd_serve_fake(args: argparse.Namespace, out: TextIO) -> int:
+    def ready(server: FakeServer) -> None:
+        out.write(f"fake GitHub Models server listening on {server.url}\n"
+                  f"try: ghmodels --base-url {server.url} chat 'hello'  (any token works)\n")
+        out.flush()
+
+    await serve(args.host, args.port, ready=ready, quirks=args.quirks,
+                rate_limits=args.rate_limits, chunk_delay=args.chunk_delay)
+    return EXIT_OK
+
+
+COMMANDS = {"demo": cmd_demo, "chat": cmd_chat, "models": cmd_models, "serve-fake": cmd_serve_fake}
+
+
+def describe_error(error: BaseException) -> tuple[int, str]:
+    """The exit code and the one-line message for a failure."""
+    if isinstance(error, ConfigurationError) and "token" in str(error):
+        return EXIT_AUTH, f"{error} (or use --fake to try the embedded fake server)"
+    if isinstance(error, (ValidationError, ConfigurationError)):
+        return EXIT_USAGE, str(error)
+    if isinstance(error, (AuthenticationError, PermissionDeniedError)):
+        return EXIT_AUTH, f"not allowed ({error.status_code}): {error.message}"
+    if isinstance(error, NotFoundError):
+        return EXIT_NOT_FOUND, f"not found (404): {error.message}"
+    if isinstance(error, GoneError):
+        return EXIT_GONE, f"endpoint gone (410): {error.message}"
+    if isinstance(error, RateLimitError):
+        wait = error.retry_after
+        hint = f"; wait {wait:g} s before retrying" if wait is not None else ""
+        kind = error.rate_limit.limit_type
+        return EXIT_RATE_LIMITED, f"rate limited{f' ({kind})' if kind else ''}: {error.message}{hint}"
+    if isinstance(error, APIStatusError):
+        return EXIT_ERROR, f"server error ({error.status_code}): {error.message}"
+    if isinstance(error, APIConnectionError):
+        return EXIT_NETWORK, f"network: {error}"
+    return EXIT_ERROR, str(error) or type(error).__name__
+
+
+def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
+    """Run the command line; return the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return EXIT_USAGE
+    stream = out if out is not None else sys.stdout
+    try:
+        return asyncio.run(COMMANDS[args.command](args, stream))
+    except GHModelsError as error:
+        code, message = describe_error(error)
+        print(f"ghmodels: error: {message}", file=sys.stderr)
+        return code
+    except KeyboardInterrupt:
+        print("ghmodels: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
