@@ -193,6 +193,7 @@ _HINTS = {
 }
 _AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
 _LAST_NAME = re.compile(r"([A-Za-z_]+)(?:\[\d+\])*$")
+_MISSING = re.compile(r"missing required field `([^`]+)`")
 
 
 def validation_error(exc: msgspec.ValidationError, what: str) -> ValidationError:
@@ -203,9 +204,12 @@ def validation_error(exc: msgspec.ValidationError, what: str) -> ValidationError
     problem = text[: match.start()] if match else text
     if problem.startswith("Expected `str` matching regex"):
         problem = "Invalid value"
+    missing = _MISSING.search(problem)
+    if missing:  # name the missing field itself, e.g. messages[1].tool_call_id
+        path = f"{path}.{missing.group(1)}" if path else missing.group(1)
     name_match = _LAST_NAME.search(path)
     hint = _HINTS.get(name_match.group(1)) if name_match else None
-    if "unknown field" in problem or "missing required field" in problem:
+    if "unknown field" in problem or missing:
         hint = None
     where = path or what
     message = f"invalid {what} argument {where}: {problem}"

@@ -39,7 +39,7 @@ class SSEDecoder:
         end = buffer.rfind(b"\n")
         if end < 0:
             self._buffer = buffer
-            self._check_size(len(buffer))
+            self._check_size(self._pending_size + _tail_size(buffer))
             return []
         self._buffer = buffer[end + 1 :]
         events: list[bytes] = []
@@ -56,19 +56,27 @@ class SSEDecoder:
                 value = line[6:] if line[5:6] == b" " else line[5:]
                 data.append(value)
                 self._pending_size += len(value)
+                if self._pending_size > self._max_event_bytes:
+                    self._check_size(self._pending_size)
             # Comments (":...") and other fields (event, id, retry) are ignored.
-        self._check_size(self._pending_size + len(self._buffer))
+        self._check_size(self._pending_size + _tail_size(self._buffer))
         return events
 
     def flush(self) -> list[bytes]:
         """End of input: return a last event that lacked its blank line, if any."""
         leftover = self._buffer.rstrip(b"\r")
-        events = self.feed(leftover + b"\n\n") if leftover or self._data else []
-        self._buffer = b""
-        return events
+        self._buffer = b""  # feed() prepends the buffer: clear it so the tail is read once
+        return self.feed(leftover + b"\n\n") if leftover or self._data else []
 
     def _check_size(self, size: int) -> None:
         if size > self._max_event_bytes:
             raise ResponseTooLargeError(
                 f"a single SSE event exceeds max_event_bytes={self._max_event_bytes}"
             )
+
+
+def _tail_size(tail: bytes) -> int:
+    """The size an unfinished line adds to the event: its value, for a ``data`` line."""
+    if tail[:5] == b"data:":
+        return len(tail) - (6 if tail[5:6] == b" " else 5)
+    return len(tail)

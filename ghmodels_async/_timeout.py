@@ -39,8 +39,8 @@ class Timeout:
             return value
         if value is None:
             return cls(connect=None, total=None, stream_idle=None)
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
             raise ConfigurationError(
-                f"timeout must be a Timeout, a number of seconds or None, got {value!r}"
+                f"timeout must be a Timeout, a number of seconds > 0 or None, got {value!r}"
             )
         return cls(connect=min(float(value), 10.0), total=float(value), stream_idle=float(value))

@@ -128,12 +128,18 @@ def _option(args: argparse.Namespace, name: str, default: Any = None) -> Any:
 
 
 @contextlib.asynccontextmanager
-async def open_client(args: argparse.Namespace, *, chunk_delay: float = 0.0) -> AsyncIterator[Client]:
+async def open_client(
+    args: argparse.Namespace, *, chunk_delay: float = 0.0
+) -> AsyncIterator[Client]:
     """A Client for the options: the in-process fake server with ``--fake``, or when
     there is neither a token nor a base URL; the configured endpoint otherwise."""
     base_url = _option(args, "base_url")
-    use_fake = _option(args, "fake", False) or (not os.environ.get("GITHUB_TOKEN") and not base_url)
-    settings: dict[str, Any] = {"org": _option(args, "org"), "api_version": _option(args, "api_version")}
+    no_endpoint = not os.environ.get("GITHUB_TOKEN") and not base_url
+    use_fake = _option(args, "fake", False) or no_endpoint
+    settings: dict[str, Any] = {
+        "org": _option(args, "org"),
+        "api_version": _option(args, "api_version"),
+    }
     if _option(args, "timeout") is not None:
         settings["timeout"] = args.timeout
     if use_fake:
@@ -194,7 +200,8 @@ async def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
                      ",".join(model.capabilities) or "-"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
     for row in rows:
-        out.write("  ".join(cell.ljust(width) for cell, width in zip(row, widths)).rstrip() + "\n")
+        cells = (cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+        out.write("  ".join(cells).rstrip() + "\n")
     return EXIT_OK
 
 
@@ -229,7 +236,7 @@ async def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
         )
         wall = time.perf_counter() - started
     failures = Counter(type(o.error).__name__ for o in outcomes if not o.ok)
-    done = [o.value for o in outcomes if o.ok]
+    done = [o.value for o in outcomes if o.value is not None]
     tokens = sum(c.usage.total_tokens for c in done if c.usage is not None)
     out.write(f"   done: {len(done)}  failed: {sum(failures.values())}  wall: {wall:.2f} s  "
               f"({len(outcomes) / wall:.0f} calls/s)  tokens: {tokens}\n")
@@ -268,7 +275,8 @@ def describe_error(error: BaseException) -> tuple[int, str]:
         wait = error.retry_after
         hint = f"; wait {wait:g} s before retrying" if wait is not None else ""
         kind = error.rate_limit.limit_type
-        return EXIT_RATE_LIMITED, f"rate limited{f' ({kind})' if kind else ''}: {error.message}{hint}"
+        label = f"rate limited ({kind})" if kind else "rate limited"
+        return EXIT_RATE_LIMITED, f"{label}: {error.message}{hint}"
     if isinstance(error, APIStatusError):
         return EXIT_ERROR, f"server error ({error.status_code}): {error.message}"
     if isinstance(error, APIConnectionError):

@@ -67,12 +67,12 @@ __all__ = [
 ModelId = Annotated[
     str,
     Meta(
-        pattern=r"^[A-Za-z0-9_][A-Za-z0-9._:@+-]*(/[A-Za-z0-9_][A-Za-z0-9._:@+-]*)*$",
+        pattern=r"^[A-Za-z0-9_][A-Za-z0-9._:@+-]*(/[A-Za-z0-9_][A-Za-z0-9._:@+-]*)*\Z",
         max_length=256,
         description="{publisher}/{model_name}; no spaces, '..', '?', '#', '%' or backslashes",
     ),
 ]
-FunctionName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}$")]
+FunctionName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}\Z")]
 UnitInterval = Annotated[float, Meta(ge=0.0, le=1.0)]
 Penalty = Annotated[float, Meta(ge=-2.0, le=2.0)]
 PositiveInt = Annotated[int, Meta(ge=1)]
@@ -109,15 +109,22 @@ class ImageURLPart(_Param, tag_field="type", tag="image_url"):
 ContentPart = TextPart | ImageURLPart
 
 
-class FunctionCall(Struct, omit_defaults=True):
-    """The function a tool call invokes; ``arguments`` is a JSON string written by the model."""
+class FunctionCall(Struct):
+    """The function a tool call invokes; ``arguments`` is a JSON string written by the model.
+
+    Every field is always encoded: OpenAI-compatible servers require them in an assistant
+    message, and msgspec's ``omit_defaults`` would drop a value *identical* to the default.
+    """
 
     name: str = ""
     arguments: str = ""
 
 
-class ToolCall(Struct, omit_defaults=True):
-    """One tool call, as returned by the model and as sent back in an assistant message."""
+class ToolCall(Struct):
+    """One tool call, as returned by the model and as sent back in an assistant message.
+
+    Always encoded whole (``"type": "function"`` included), like FunctionCall.
+    """
 
     id: str = ""
     type: str = "function"
@@ -293,8 +300,11 @@ class Usage(_Reply):
     completion_tokens_details: CompletionTokensDetails | None = None
 
 
-class ChatCompletionMessage(_Reply):
-    """The model's message; it can be appended to ``messages`` for the next turn."""
+class ChatCompletionMessage(_Reply, omit_defaults=False):
+    """The model's message; it can be appended to ``messages`` for the next turn.
+
+    Not ``omit_defaults``: ``role`` must survive ``to_builtins`` to tag the message.
+    """
 
     role: str = "assistant"
     content: str | None = None
