@@ -16,7 +16,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 from . import (
     APIConnectionError,
@@ -34,7 +34,9 @@ from . import (
     __version__,
 )
 from .fanout import Outcome, fan_out
-from .testing import FakeServer, serve
+
+if TYPE_CHECKING:
+    from .testing import FakeServer
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -69,7 +71,9 @@ DEMO_STORY = (
 
 def _common_options() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
-    group = common.add_argument_group("connection (accepted before or after the command)")
+    group = common.add_argument_group(
+        "connection (accepted before or after the command; GITHUB_TOKEN gives the token)"
+    )
     default = argparse.SUPPRESS
     group.add_argument("--fake", action="store_true", default=default,
                        help="use an in-process fake server (no token, no network)")
@@ -129,13 +133,14 @@ def _option(args: argparse.Namespace, name: str, default: Any = None) -> Any:
 
 @contextlib.asynccontextmanager
 async def open_client(
-    args: argparse.Namespace, *, chunk_delay: float = 0.0
+    args: argparse.Namespace, *, chunk_delay: float = 0.0, fake_by_default: bool = False
 ) -> AsyncIterator[Client]:
-    """A Client for the options: the in-process fake server with ``--fake``, or when
-    there is neither a token nor a base URL; the configured endpoint otherwise."""
+    """A Client for the options: the in-process fake server with ``--fake`` (or, with
+    ``fake_by_default``, when there is neither a token nor a base URL); the configured
+    endpoint otherwise."""
     base_url = _option(args, "base_url")
     no_endpoint = not os.environ.get("GITHUB_TOKEN") and not base_url
-    use_fake = _option(args, "fake", False) or no_endpoint
+    use_fake = _option(args, "fake", False) or (fake_by_default and no_endpoint)
     settings: dict[str, Any] = {
         "org": _option(args, "org"),
         "api_version": _option(args, "api_version"),
@@ -143,6 +148,8 @@ async def open_client(
     if _option(args, "timeout") is not None:
         settings["timeout"] = args.timeout
     if use_fake:
+        from .testing import FakeServer  # imported only when used: it is the heavier half
+
         async with FakeServer(chunk_delay=chunk_delay) as server:
             server.script(DEMO_STORY, prompt_contains="Introduce yourself")
             args.fake_url = server.url
@@ -206,7 +213,7 @@ async def cmd_models(args: argparse.Namespace, out: TextIO) -> int:
 
 
 async def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
-    async with open_client(args, chunk_delay=0.01) as client:
+    async with open_client(args, chunk_delay=0.01, fake_by_default=True) as client:
         fake_url = getattr(args, "fake_url", None)
         where = f"the embedded fake server at {fake_url}" if fake_url else client.base_url
         prompts = args.prompts if args.prompts is not None else (300 if fake_url else 10)
@@ -246,6 +253,8 @@ async def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
 
 
 async def cmd_serve_fake(args: argparse.Namespace, out: TextIO) -> int:
+    from .testing import serve
+
     def ready(server: FakeServer) -> None:
         out.write(f"fake GitHub Models server listening on {server.url}\n"
                   f"try: ghmodels --base-url {server.url} chat 'hello'  (any token works)\n")
@@ -269,6 +278,8 @@ def describe_error(error: BaseException) -> tuple[int, str]:
         return EXIT_AUTH, f"not allowed ({error.status_code}): {error.message}"
     if isinstance(error, NotFoundError):
         return EXIT_NOT_FOUND, f"not found (404): {error.message}"
+    if isinstance(error, APIStatusError) and error.code == "unknown_model":
+        return EXIT_NOT_FOUND, f"unknown model ({error.status_code}): {error.message}"
     if isinstance(error, GoneError):
         return EXIT_GONE, f"endpoint gone (410): {error.message}"
     if isinstance(error, RateLimitError):
