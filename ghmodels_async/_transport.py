@@ -93,10 +93,12 @@ class StreamHandle:
 
     def close(self) -> None:
         """Drop the connection now (synchronous, safe to call twice)."""
+        self._transport._active.discard(self._response)
         self._response.close()
 
     def release(self) -> None:
         """Give a fully read connection back to the pool."""
+        self._transport._active.discard(self._response)
         self._response.release()
 
 
@@ -128,6 +130,9 @@ class Transport:
         self.max_response_bytes = max_response_bytes
         self.closed = False
         self._timeouts: dict[tuple[Timeout, bool], aiohttp.ClientTimeout] = {}
+        # Answers whose body is being read: close() must wake their pending reads, which
+        # closing the session alone does not do (aiohttp detaches the payload first).
+        self._active: set[aiohttp.ClientResponse] = set()
 
     @property
     def owns_session(self) -> bool:
@@ -204,10 +209,13 @@ class Transport:
                 allow_redirects=False,
                 timeout=self._client_timeout(timeout, False),
             ) as response:
+                self._active.add(response)
                 try:
                     body_bytes = await self.read_bounded(response, self.max_response_bytes)
                 except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
                     _transport_error(exc, "response body read", self.closed, retryable=False)
+                finally:
+                    self._active.discard(response)
                 return RawResponse(response.status, response.headers, body_bytes)
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             _transport_error(exc, f"{method} request", self.closed)
@@ -228,11 +236,16 @@ class Transport:
             )
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             _transport_error(exc, "streaming request", self.closed)
+        self._active.add(response)
         return StreamHandle(self, response)
 
     async def close(self) -> None:
         """Mark closed; close the session only if this transport created it."""
         self.closed = True
+        active, self._active = self._active, set()
+        for response in active:
+            response.content.set_exception(aiohttp.ClientConnectionError("client closed"))
+            response.close()
         session = self._session
         if session is not None and self._owns_session and not session.closed:
             await session.close()
