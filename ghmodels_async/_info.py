@@ -6,7 +6,6 @@ property is first read) so the per-call hot path only stores the headers.
 
 from __future__ import annotations
 
-import email.utils
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -41,6 +40,8 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
         seconds = _number(raw)
         if seconds is not None:
             return seconds
+        import email.utils  # only for the rare HTTP-date form; keeps import time down
+
         try:
             when = email.utils.parsedate_to_datetime(raw)
         except (TypeError, ValueError, IndexError):

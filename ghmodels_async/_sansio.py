@@ -7,8 +7,8 @@ right exception. The aiohttp edge (``_transport``) only moves the bytes.
 
 from __future__ import annotations
 
-import platform
 import re
+import sys
 from collections.abc import Mapping
 from typing import Any, TypeVar
 from urllib.parse import urlsplit
@@ -36,7 +36,7 @@ T = TypeVar("T")
 DEFAULT_BASE_URL = "https://models.github.ai"
 GITHUB_API_VERSION = "2022-11-28"
 USER_AGENT = (
-    f"ghmodels-async/{__version__} (Python {platform.python_version()}; "
+    f"ghmodels-async/{__version__} (Python {sys.version_info[0]}.{sys.version_info[1]}; "
     f"msgspec {msgspec.__version__})"
 )
 

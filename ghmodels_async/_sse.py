@@ -36,15 +36,11 @@ class SSEDecoder:
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             if keep_cr:
                 buffer += b"\r"
-        end = buffer.rfind(b"\n")
-        if end < 0:
-            self._buffer = buffer
-            self._check_size(self._pending_size + _tail_size(buffer))
-            return []
-        self._buffer = buffer[end + 1 :]
+        lines = buffer.split(b"\n")
+        tail = self._buffer = lines.pop()  # the unfinished last line, maybe empty
         events: list[bytes] = []
         data = self._data
-        for line in buffer[:end].split(b"\n"):
+        for line in lines:
             if not line:
                 if data:
                     payload = data[0] if len(data) == 1 else b"\n".join(data)
@@ -52,14 +48,15 @@ class SSEDecoder:
                         events.append(payload)
                     data = self._data = []
                     self._pending_size = 0
-            elif line[:5] == b"data:":
-                value = line[6:] if line[5:6] == b" " else line[5:]
+            elif line.startswith(b"data:"):
+                value = line[6:] if line.startswith(b" ", 5) else line[5:]
                 data.append(value)
                 self._pending_size += len(value)
                 if self._pending_size > self._max_event_bytes:
                     self._check_size(self._pending_size)
             # Comments (":...") and other fields (event, id, retry) are ignored.
-        self._check_size(self._pending_size + _tail_size(self._buffer))
+        if self._pending_size + len(tail) > self._max_event_bytes:
+            self._check_size(self._pending_size + _tail_size(tail))
         return events
 
     def flush(self) -> list[bytes]:

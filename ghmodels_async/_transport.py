@@ -59,6 +59,12 @@ def _transport_error(
     ) from None
 
 
+def _drop_response(task: asyncio.Future[aiohttp.ClientResponse]) -> None:
+    """Close the answer of an abandoned request, if it still produced one."""
+    if not task.cancelled() and task.exception() is None:
+        task.result().close()
+
+
 class StreamHandle:
     """An open streaming answer: status, headers, and byte blocks until EOF."""
 
@@ -133,6 +139,9 @@ class Transport:
         # Answers whose body is being read: close() must wake their pending reads, which
         # closing the session alone does not do (aiohttp detaches the payload first).
         self._active: set[aiohttp.ClientResponse] = set()
+        # Set by close(): a borrowed session is not ours to close, so requests still
+        # waiting for their headers on it race this instead.
+        self._close_waiter: asyncio.Future[None] | None = None
 
     @property
     def owns_session(self) -> bool:
@@ -201,14 +210,10 @@ class Transport:
         """Send one request and read the whole answer."""
         session = self._get_session()
         try:
-            async with session.request(
-                method,
-                url,
-                data=body,
-                headers=headers,
-                allow_redirects=False,
-                timeout=self._client_timeout(timeout, False),
-            ) as response:
+            response = await self._send(
+                session, method, url, headers, body, self._client_timeout(timeout, False)
+            )
+            async with response:
                 self._active.add(response)
                 try:
                     body_bytes = await self.read_bounded(response, self.max_response_bytes)
@@ -226,22 +231,56 @@ class Transport:
         """Send a streaming request and return once the status and headers are in."""
         session = self._get_session()
         try:
-            response = await session.request(
-                "POST",
-                url,
-                data=body,
-                headers=headers,
-                allow_redirects=False,
-                timeout=self._client_timeout(timeout, True),
+            response = await self._send(
+                session, "POST", url, headers, body, self._client_timeout(timeout, True)
             )
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             _transport_error(exc, "streaming request", self.closed)
         self._active.add(response)
         return StreamHandle(self, response)
 
+    async def _send(
+        self,
+        session: aiohttp.ClientSession,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: aiohttp.ClientTimeout,
+    ) -> aiohttp.ClientResponse:
+        """Send a request and wait for its status and headers.
+
+        Closing an owned session wakes this wait; a borrowed session stays open, so then
+        the wait races close() and a running call still fails with ClientClosedError.
+        """
+        pending = session.request(
+            method, url, data=body, headers=headers, allow_redirects=False, timeout=timeout
+        )
+        if self._owns_session:
+            return await pending
+        task: asyncio.Future[aiohttp.ClientResponse] = asyncio.ensure_future(pending)
+        waiter = self._close_waiter
+        if waiter is None:
+            waiter = self._close_waiter = asyncio.get_running_loop().create_future()
+        try:
+            await asyncio.wait((task, waiter), return_when=asyncio.FIRST_COMPLETED)
+        except BaseException:  # the caller was cancelled: abandon the request
+            task.cancel()
+            task.add_done_callback(_drop_response)
+            raise
+        if self.closed:
+            task.cancel()
+            task.add_done_callback(_drop_response)
+            await asyncio.wait((task,))
+            raise ClientClosedError(f"the client was closed during the {method} request")
+        return task.result()
+
     async def close(self) -> None:
         """Mark closed; close the session only if this transport created it."""
         self.closed = True
+        waiter = self._close_waiter
+        if waiter is not None and not waiter.done():
+            waiter.set_result(None)
         active, self._active = self._active, set()
         for response in active:
             response.content.set_exception(aiohttp.ClientConnectionError("client closed"))

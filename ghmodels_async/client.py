@@ -264,6 +264,10 @@ class Client:
         headers = status_error.headers if status_error is not None else None
         delay, asked = next_delay(attempt, policy, headers)
         if asked and delay > policy.max_retry_wait and status_error is not None:
+            if status_error.status_code != 429:
+                # e.g. a 503 asking for minutes: not slept through either, but it stays a
+                # ServerError (RetryWaitTooLongError is a RateLimitError).
+                raise status_error
             error = RetryWaitTooLongError(
                 f"{status_error.message} — the server asks to wait {delay:g} s, more than "
                 f"max_retry_wait={policy.max_retry_wait:g} s",
