@@ -327,7 +327,8 @@ def error_from_response(
         text = body[:500].decode("utf-8", "replace").strip()
         message = text or "no error message in the response body"
     if status == 410:
-        message = f"{message} — the endpoint is gone. {errors.RETIREMENT_HINT}"
+        gone = "" if "gone" in message.lower() else " — the endpoint is gone."
+        message = f"{message}{gone} {errors.RETIREMENT_HINT}"
     elif status == 429:
         from ._info import parse_retry_after
 

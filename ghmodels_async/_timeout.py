@@ -13,7 +13,7 @@ __all__ = ["Timeout"]
 class Timeout:
     """Seconds to wait (``None`` = no limit).
 
-    ``connect``: to open a connection. ``total``: a whole non-streaming call, reading
+    ``connect``: to open a connection. ``total``: one attempt of a non-streaming call, reading
     the body included. ``stream_idle``: the longest silence between two reads of a
     stream; a long but healthy stream is never cut, since streams have no total cap.
     """

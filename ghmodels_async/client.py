@@ -126,8 +126,8 @@ class Client:
         headers: Mapping[str, str] | None = None,
         session: aiohttp.ClientSession | None = None,
         timeout: Timeout | float | None = DEFAULT_TIMEOUT,
-        max_retries: int = 2,
-        max_retry_wait: float = 60.0,
+        max_retries: int | None = None,
+        max_retry_wait: float | None = None,
         retry_policy: RetryPolicy | None = None,
         on_retry: Callable[[RetryEvent], Awaitable[None] | None] | None = None,
         max_connections: int = 100,
@@ -159,9 +159,16 @@ class Client:
         self._org = None if org is None else validate_org(org)
         self._headers = make_headers(token, headers)
         self._timeout = Timeout.coerce(timeout)
-        self._retry = retry_policy or RetryPolicy(
-            max_retries=max_retries, max_retry_wait=max_retry_wait
-        )
+        if retry_policy is None:
+            retry_policy = RetryPolicy(
+                max_retries=2 if max_retries is None else max_retries,
+                max_retry_wait=60.0 if max_retry_wait is None else max_retry_wait,
+            )
+        elif max_retries is not None or max_retry_wait is not None:
+            raise ConfigurationError(
+                "pass either retry_policy= or max_retries=/max_retry_wait=, not both"
+            )
+        self._retry = retry_policy
         self._on_retry = on_retry
         self._max_event_bytes = max_event_bytes
         self._transport = Transport(

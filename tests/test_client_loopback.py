@@ -135,7 +135,8 @@ async def other_server() -> AsyncIterator[Server]:
 
 
 def make_client(server: Server, **kwargs: Any) -> Client:
-    kwargs.setdefault("max_retries", 0)
+    if "retry_policy" not in kwargs:
+        kwargs.setdefault("max_retries", 0)
     return Client(TOKEN, base_url=server.url, **kwargs)
 
 

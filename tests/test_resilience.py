@@ -37,6 +37,7 @@ from ghmodels_async import (
     ChatCompletionStream,
     Client,
     ClientClosedError,
+    ConfigurationError,
     GHModelsError,
     GoneError,
     IncompleteStreamError,
@@ -134,7 +135,7 @@ async def server() -> AsyncIterator[FakeServer]:
 
 
 def make_client(server: FakeServer | str, **kwargs: Any) -> Client:
-    """A client with fast backoff (a retry_policy= wins over max_retries=, so build one)."""
+    """A client with fast backoff (retry_policy= excludes max_retries=, so build one)."""
     if "retry_policy" not in kwargs:
         kwargs["retry_policy"] = RetryPolicy(
             max_retries=kwargs.pop("max_retries", FAST.max_retries),
@@ -1289,3 +1290,18 @@ async def test_all_errors_are_library_errors(server: FakeServer) -> None:
                 except GHModelsError as exc:
                     assert_no_token(exc)
         assert connector_state(client)[0] == 0
+
+
+def test_retry_policy_and_max_retries_together_are_refused() -> None:
+    with pytest.raises(ConfigurationError, match="not both"):
+        Client(TOKEN, retry_policy=RetryPolicy(max_retries=1), max_retries=3)
+
+
+async def test_gone_message_says_gone_once(server: FakeServer) -> None:
+    server.inject("gone")
+    async with make_client(server) as client:
+        with pytest.raises(GoneError) as info:
+            await client.chat.completions.create(model=MODEL, messages=msgs())
+    text = info.value.message
+    assert text.lower().count("gone") == 1, text
+    assert "base_url" in text and "2026-07-30" in text
