@@ -218,13 +218,30 @@ def validation_error(exc: msgspec.ValidationError, what: str) -> ValidationError
     return ValidationError(message, field=where or None)
 
 
-def _plain(items: Any) -> Any:
-    """Lists of Structs of other types (e.g. a ChatCompletionMessage) become plain data."""
-    if isinstance(items, list):
-        if all(type(item) is dict for item in items):
-            return items
-        return [item if type(item) is dict else msgspec.to_builtins(item) for item in items]
-    return msgspec.to_builtins(items) if isinstance(items, msgspec.Struct) else items
+def _plain_item(item: Any) -> Any:
+    """Structs (e.g. a ChatCompletionMessage) and other mappings become plain dicts, so
+    msgspec validates them like a dict copied from an OpenAI example."""
+    if isinstance(item, msgspec.Struct):
+        return msgspec.to_builtins(item)
+    if isinstance(item, Mapping):
+        return dict(item)
+    return item  # anything else: msgspec.convert names the problem
+
+
+def _plain_list(items: Any, field: str) -> Any:
+    """A list whose items are all plain dicts; the hot path returns ``items`` itself."""
+    if type(items) is not list:
+        if not isinstance(items, tuple):
+            if items is None:
+                return items
+            raise ValidationError(
+                f"{field} must be a list, got {type(items).__name__}", field=field
+            )
+        items = list(items)
+    for item in items:
+        if type(item) is not dict:
+            return [i if type(i) is dict else _plain_item(i) for i in items]
+    return items
 
 
 def _encode(payload: dict[str, Any], kind: type[Any], what: str, extra_body: Any) -> bytes:
@@ -247,28 +264,24 @@ def _encode(payload: dict[str, Any], kind: type[Any], what: str, extra_body: Any
 
 
 def build_chat_body(options: dict[str, Any], extra_body: Any = None) -> bytes:
-    """Validate chat options (REST names, ``None`` meaning unset) and encode the body."""
-    payload = {key: value for key, value in options.items() if value is not None}
-    for key in ("messages", "tools"):
-        if key in payload:
-            payload[key] = _plain(payload[key])
+    """Validate chat options (REST names, ``None`` meaning unset) and encode the body.
+
+    ``options`` is consumed (normalised in place). ``None`` values are passed to msgspec
+    as they are: every optional field defaults to ``None``, so it is not sent.
+    """
+    options["messages"] = _plain_list(options.get("messages"), "messages")
+    tools = options.get("tools")
+    if tools is not None:
+        options["tools"] = _plain_list(tools, "tools")
     for key in ("response_format", "tool_choice", "stream_options"):
-        value = payload.get(key)
-        if isinstance(value, msgspec.Struct):
-            payload[key] = msgspec.to_builtins(value)
-    if payload.get("stream_options") is not None and not payload.get("stream"):
+        value = options.get(key)
+        if value is not None and type(value) is not dict and type(value) is not str:
+            options[key] = _plain_item(value)
+    if options.get("stream_options") is not None and not options.get("stream"):
         raise ValidationError(
             "stream_options is only allowed with stream=True", field="stream_options"
         )
-    if "messages" in payload and not isinstance(payload["messages"], list):
-        if isinstance(payload["messages"], (tuple,)):
-            payload["messages"] = _plain(list(payload["messages"]))
-        else:
-            raise ValidationError(
-                f"messages must be a list of messages, got {type(payload['messages']).__name__}",
-                field="messages",
-            )
-    return _encode(payload, ChatCompletionRequest, "chat", extra_body)
+    return _encode(options, ChatCompletionRequest, "chat", extra_body)
 
 
 def build_embeddings_body(options: dict[str, Any], extra_body: Any = None) -> bytes:

@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from typing import Any, NoReturn
 
 import aiohttp
+from yarl import URL
 
 from ._errors import (
     APIConnectionError,
@@ -27,6 +28,7 @@ from ._timeout import Timeout
 __all__ = ["RawResponse", "StreamHandle", "Transport"]
 
 _READ_SIZE = 1 << 16
+_CACHE_LIMIT = 1024
 
 
 class RawResponse:
@@ -135,7 +137,8 @@ class Transport:
         self._ssl = ssl_context
         self.max_response_bytes = max_response_bytes
         self.closed = False
-        self._timeouts: dict[tuple[Timeout, bool], aiohttp.ClientTimeout] = {}
+        self._timeouts: dict[int, tuple[Timeout, aiohttp.ClientTimeout, aiohttp.ClientTimeout]] = {}
+        self._urls: dict[str, URL] = {}
         # Answers whose body is being read: close() must wake their pending reads, which
         # closing the session alone does not do (aiohttp detaches the payload first).
         self._active: set[aiohttp.ClientResponse] = set()
@@ -164,17 +167,29 @@ class Transport:
         return session
 
     def _client_timeout(self, timeout: Timeout, streaming: bool) -> aiohttp.ClientTimeout:
-        key = (timeout, streaming)
-        cached = self._timeouts.get(key)
-        if cached is None:
-            if streaming:
-                cached = aiohttp.ClientTimeout(
+        # Keyed by identity (hashing a dataclass costs a Python call per request); the
+        # Timeout is kept in the entry so a recycled id can never match another object.
+        entry = self._timeouts.get(id(timeout))
+        if entry is None or entry[0] is not timeout:
+            if len(self._timeouts) >= _CACHE_LIMIT:
+                self._timeouts.clear()
+            entry = self._timeouts[id(timeout)] = (
+                timeout,
+                aiohttp.ClientTimeout(total=timeout.total, connect=timeout.connect),
+                aiohttp.ClientTimeout(
                     total=None, connect=timeout.connect, sock_read=timeout.stream_idle
-                )
-            else:
-                cached = aiohttp.ClientTimeout(total=timeout.total, connect=timeout.connect)
-            self._timeouts[key] = cached
-        return cached
+                ),
+            )
+        return entry[2] if streaming else entry[1]
+
+    def _url(self, url: str) -> URL:
+        """The parsed URL, cached: aiohttp would parse the string on every request."""
+        parsed = self._urls.get(url)
+        if parsed is None:
+            if len(self._urls) >= _CACHE_LIMIT:
+                self._urls.clear()
+            parsed = self._urls[url] = URL(url)
+        return parsed
 
     async def read_bounded(self, response: aiohttp.ClientResponse, limit: int) -> bytes:
         """Read a body, refusing (with bounded memory) one larger than ``limit``."""
@@ -239,7 +254,7 @@ class Transport:
         self._active.add(response)
         return StreamHandle(self, response)
 
-    async def _send(
+    def _send(
         self,
         session: aiohttp.ClientSession,
         method: str,
@@ -247,17 +262,28 @@ class Transport:
         headers: Mapping[str, str],
         body: bytes | None,
         timeout: aiohttp.ClientTimeout,
-    ) -> aiohttp.ClientResponse:
-        """Send a request and wait for its status and headers.
+    ) -> Awaitable[aiohttp.ClientResponse]:
+        """What to await for the status and headers of a request.
 
-        Closing an owned session wakes this wait; a borrowed session stays open, so then
-        the wait races close() and a running call still fails with ClientClosedError.
+        Closing an owned session wakes that wait by itself; a borrowed session stays
+        open, so then the wait races close() and a running call still fails with
+        ClientClosedError. (No extra coroutine on the owned, common path.)
         """
         pending = session.request(
-            method, url, data=body, headers=headers, allow_redirects=False, timeout=timeout
+            method,
+            self._url(url),
+            data=body,
+            headers=headers,
+            allow_redirects=False,
+            timeout=timeout,
         )
         if self._owns_session:
-            return await pending
+            return pending
+        return self._race_close(pending, method)
+
+    async def _race_close(
+        self, pending: Awaitable[aiohttp.ClientResponse], method: str
+    ) -> aiohttp.ClientResponse:
         task: asyncio.Future[aiohttp.ClientResponse] = asyncio.ensure_future(pending)
         waiter = self._close_waiter
         if waiter is None:
