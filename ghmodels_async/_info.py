@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from functools import cached_property
+
+import msgspec
 
 __all__ = ["RateLimitInfo", "ResponseInfo", "parse_retry_after"]
 
@@ -52,8 +53,7 @@ def parse_retry_after(headers: Mapping[str, str], now: float | None = None) -> f
     return _number(headers.get("x-ratelimit-timeremaining"))
 
 
-@dataclass(frozen=True)
-class RateLimitInfo:
+class RateLimitInfo(msgspec.Struct, frozen=True):
     """The service's rate-limit headers of one answer (``None`` where absent)."""
 
     remaining_requests: int | None = None

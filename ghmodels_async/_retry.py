@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+
+import msgspec
 
 from ._info import parse_retry_after
 
 __all__ = ["RetryPolicy", "is_retryable_status", "next_delay"]
 
 
-@dataclass(frozen=True)
-class RetryPolicy:
+class RetryPolicy(msgspec.Struct, frozen=True):
     """How a client retries.
 
     ``max_retries`` extra attempts (0 disables retries). Without a server hint the wait is

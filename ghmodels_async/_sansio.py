@@ -40,8 +40,9 @@ USER_AGENT = (
     f"msgspec {msgspec.__version__})"
 )
 
-_ORG_LOGIN = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}")
-_PATH_PREFIX = re.compile(r"(/[A-Za-z0-9._~-]+)*")
+# Patterns are strings, compiled (and cached) by ``re`` on first use: keeps import fast.
+_ORG_LOGIN = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
+_PATH_PREFIX = r"(/[A-Za-z0-9._~-]+)*"
 _encoder = msgspec.json.Encoder()
 
 
@@ -56,7 +57,7 @@ def validate_org(org: object) -> str:
     Logins are 1-39 letters, digits and single inner hyphens; anything else (``..``,
     ``/``, ``?``, spaces) could change the URL path, so it is refused, never escaped.
     """
-    if not isinstance(org, str) or _ORG_LOGIN.fullmatch(org) is None:
+    if not isinstance(org, str) or re.fullmatch(_ORG_LOGIN, org) is None:
         raise ValidationError(
             f"org must be a GitHub organization login (1-39 letters, digits or inner "
             f"single hyphens), got {org!r}",
@@ -86,7 +87,8 @@ def _validate_prefix(name: str, prefix: object) -> str:
     if not isinstance(prefix, str):
         raise ConfigurationError(f"{name} must be a string, got {type(prefix).__name__}")
     prefix = "/" + prefix.strip("/") if prefix.strip("/") else ""
-    if _PATH_PREFIX.fullmatch(prefix) is None or "/../" in prefix + "/" or "/./" in prefix + "/":
+    dotted = "/../" in prefix + "/" or "/./" in prefix + "/"
+    if re.fullmatch(_PATH_PREFIX, prefix) is None or dotted:
         raise ConfigurationError(
             f"{name} must be a plain URL path like '/inference', got {prefix!r}"
         )
@@ -191,23 +193,23 @@ _HINTS = {
     "messages": "a non-empty list of messages",
     "tool_call_id": "the non-empty id of the tool call this message answers",
 }
-_AT = re.compile(r" - at `\$\.?(?P<path>[^`]*)`$")
-_LAST_NAME = re.compile(r"([A-Za-z_]+)(?:\[\d+\])*$")
-_MISSING = re.compile(r"missing required field `([^`]+)`")
+_AT = r" - at `\$\.?(?P<path>[^`]*)`$"
+_LAST_NAME = r"([A-Za-z_]+)(?:\[\d+\])*$"
+_MISSING = r"missing required field `([^`]+)`"
 
 
 def validation_error(exc: msgspec.ValidationError, what: str) -> ValidationError:
     """Turn msgspec's message into one naming the field and what is allowed."""
     text = str(exc)
-    match = _AT.search(text)
+    match = re.search(_AT, text)
     path = match.group("path") if match else ""
     problem = text[: match.start()] if match else text
     if problem.startswith("Expected `str` matching regex"):
         problem = "Invalid value"
-    missing = _MISSING.search(problem)
+    missing = re.search(_MISSING, problem)
     if missing:  # name the missing field itself, e.g. messages[1].tool_call_id
         path = f"{path}.{missing.group(1)}" if path else missing.group(1)
-    name_match = _LAST_NAME.search(path)
+    name_match = re.search(_LAST_NAME, path)
     hint = _HINTS.get(name_match.group(1)) if name_match else None
     if "unknown field" in problem or missing:
         hint = None

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import msgspec
 
 from ._errors import ConfigurationError
 
 __all__ = ["Timeout"]
 
 
-@dataclass(frozen=True)
-class Timeout:
+class Timeout(msgspec.Struct, frozen=True):
     """Seconds to wait (``None`` = no limit).
 
     ``connect``: to open a connection. ``total``: one attempt of a non-streaming call, reading

@@ -13,7 +13,6 @@ import logging
 import os
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
 
@@ -75,8 +74,7 @@ class _Unset:
 UNSET: Any = _Unset()
 
 
-@dataclass(frozen=True)
-class RetryEvent:
+class RetryEvent(msgspec.Struct, frozen=True):
     """What the ``on_retry`` hook receives before each retry wait."""
 
     attempt: int

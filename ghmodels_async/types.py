@@ -6,8 +6,6 @@ Structs give every field a default and ignore unknown ones, so an extra server f
 or a missing ``model`` never breaks decoding. This module knows no URLs and no I/O.
 """
 
-from __future__ import annotations
-
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import msgspec
@@ -324,7 +322,7 @@ class _Response(_Reply, dict=True):
     """A top-level response; ``dict=True`` lets the client attach the HTTP response facts."""
 
     @property
-    def response(self) -> ResponseInfo | None:
+    def response(self) -> "ResponseInfo | None":
         """The HTTP facts (headers, request id, rate limits) of the answer, when it came
         from the client; ``None`` for an object built or decoded by hand."""
         info: ResponseInfo | None = self.__dict__.get("_response_info")
