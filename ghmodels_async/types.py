@@ -268,7 +268,7 @@ class EmbeddingsRequest(_Param):
 # ---------------------------------------------------------------------------
 
 
-class _Reply(Struct, omit_defaults=True):
+class _Reply(Struct, omit_defaults=True, gc=False):
     """Base of response-side Structs."""
 
 
@@ -318,7 +318,7 @@ class Choice(_Reply):
     finish_reason: str | None = None
 
 
-class _Response(_Reply, dict=True):
+class _Response(_Reply, dict=True, gc=True):
     """A top-level response; ``dict=True`` lets the client attach the HTTP response facts."""
 
     @property
