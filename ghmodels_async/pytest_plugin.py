@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 if TYPE_CHECKING:
+    from .client import Client
     from .testing import FakeServer
 
 __all__ = ["fake_models_client", "fake_models_server"]
@@ -53,8 +54,8 @@ async def fake_models_server(request: pytest.FixtureRequest) -> AsyncIterator[Fa
 
 
 @_async_fixture
-async def fake_models_client(fake_models_server: FakeServer) -> AsyncIterator[Any]:
+async def fake_models_client(fake_models_server: FakeServer) -> AsyncIterator[Client]:
     """A ``ghmodels_async.Client`` pointed at ``fake_models_server``."""
-    client_cls = importlib.import_module("ghmodels_async").Client
+    client_cls: type[Client] = importlib.import_module("ghmodels_async").Client
     async with client_cls(token=FAKE_TOKEN, base_url=fake_models_server.url) as client:
         yield client
