@@ -26,6 +26,7 @@ __all__ = [
     "build_chat_body",
     "build_embeddings_body",
     "decode_body",
+    "error_for_answer",
     "error_from_response",
     "make_headers",
     "validate_org",
@@ -361,6 +362,22 @@ def error_from_response(
         error_type=None if detail is None else detail.type,
         details=None if detail is None else detail.details,
     )
+
+
+def error_for_answer(
+    status: int, headers: Mapping[str, str], body: bytes
+) -> errors.APIStatusError | errors.RedirectError:
+    """The exception for a non-2xx answer: a redirect (never followed, so the token is
+    never sent elsewhere) or a status error."""
+    if status < 400:
+        location = headers.get("Location")
+        return errors.RedirectError(
+            f"the server answered {status} redirecting to {location!r}; redirects are not "
+            "followed so the token is never sent elsewhere: configure that URL as base_url",
+            status_code=status,
+            location=location,
+        )
+    return error_from_response(status, headers, body)
 
 
 def decode_body(decoder: msgspec.json.Decoder[T], body: bytes, what: str) -> T:

@@ -25,7 +25,6 @@ from ._errors import (
     ClientClosedError,
     ConfigurationError,
     IncompleteStreamError,
-    RedirectError,
     RetryWaitTooLongError,
     ValidationError,
 )
@@ -38,7 +37,7 @@ from ._sansio import (
     build_embeddings_body,
     check_headers,
     decode_body,
-    error_from_response,
+    error_for_answer,
     make_headers,
     validate_org,
 )
@@ -92,16 +91,6 @@ DEFAULT_TIMEOUT = Timeout()
 _completion_decoder = msgspec.json.Decoder(ChatCompletion)
 _embeddings_decoder = msgspec.json.Decoder(EmbeddingsResponse)
 _catalog_decoder = msgspec.json.Decoder(list[CatalogModel] | _ModelList)
-
-
-def _redirect_error(raw_status: int, headers: Mapping[str, str]) -> RedirectError:
-    location = headers.get("Location")
-    return RedirectError(
-        f"the server answered {raw_status} redirecting to {location!r}; redirects are not "
-        "followed so the token is never sent elsewhere: configure that URL as base_url",
-        status_code=raw_status,
-        location=location,
-    )
 
 
 class Client:
@@ -301,6 +290,10 @@ class Client:
             return
         raise ClientClosedError("the client was closed while waiting to retry")
 
+    @staticmethod
+    def _may_retry(error: APIStatusError, attempt: int, policy: RetryPolicy) -> bool:
+        return attempt < policy.max_retries and is_retryable_status(error.status_code)
+
     async def _request(
         self,
         method: str,
@@ -321,13 +314,12 @@ class Client:
                     raise
                 await self._before_retry(attempt, policy, url, str(exc), None)
             else:
-                status = raw.status
-                if status < 300:
+                if raw.status < 300:
                     return raw
-                if status < 400:
-                    raise _redirect_error(status, raw.headers)
-                error = error_from_response(status, raw.headers, raw.body)
-                if attempt >= policy.max_retries or not is_retryable_status(status):
+                error = error_for_answer(raw.status, raw.headers, raw.body)
+                if not isinstance(error, APIStatusError) or not self._may_retry(
+                    error, attempt, policy
+                ):
                     raise error
                 await self._before_retry(attempt, policy, url, str(error), error)
             attempt += 1
@@ -344,29 +336,29 @@ class Client:
         attempt = 0
         transport = self._transport
         while True:
-            status_error: APIStatusError | None = None
             try:
                 handle = await transport.open_stream(url, headers, body, timeout)
-                if handle.status >= 300:
-                    try:
-                        if handle.status < 400:
-                            raise _redirect_error(handle.status, handle.headers)
-                        error_body = await handle.read_all(transport.max_response_bytes)
-                    finally:
-                        handle.close()
-                    status_error = error_from_response(handle.status, handle.headers, error_body)
-                    if attempt >= policy.max_retries or not is_retryable_status(handle.status):
-                        raise status_error
-                else:
+                if handle.status < 300:
                     stream = ChatCompletionStream(handle, self._max_event_bytes)
                     await stream._prime()
                     return stream
+                try:
+                    error_body = b""
+                    if handle.status >= 400:
+                        error_body = await handle.read_all(transport.max_response_bytes)
+                finally:
+                    handle.close()
+                error = error_for_answer(handle.status, handle.headers, error_body)
+                if not isinstance(error, APIStatusError) or not self._may_retry(
+                    error, attempt, policy
+                ):
+                    raise error
             except (APIConnectionError, IncompleteStreamError) as exc:
                 if attempt >= policy.max_retries or not getattr(exc, "retryable", True):
                     raise
                 await self._before_retry(attempt, policy, url, str(exc), None)
             else:
-                await self._before_retry(attempt, policy, url, str(status_error), status_error)
+                await self._before_retry(attempt, policy, url, str(error), error)
             attempt += 1
 
 
