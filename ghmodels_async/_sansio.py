@@ -182,7 +182,7 @@ _HINTS = {
     "max_tokens": "an integer >= 1",
     "max_completion_tokens": "an integer >= 1",
     "dimensions": "an integer >= 1",
-    "seed": "an integer",
+    "seed": "a 64-bit integer",
     "role": "one of 'system', 'developer', 'user', 'assistant', 'tool'",
     "tool_choice": "'auto', 'required', 'none' or {'type': 'function', 'function': {'name': ...}}",
     "reasoning_effort": "one of 'minimal', 'low', 'medium', 'high'",

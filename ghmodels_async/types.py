@@ -243,7 +243,7 @@ class ChatCompletionRequest(_Param):
     modalities: list[Literal["text", "audio"]] | None = None
     reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
     response_format: ResponseFormat | None = None
-    seed: int | None = None
+    seed: Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)] | None = None
     stream: bool | None = None
     stream_options: StreamOptions | None = None
     stop: str | Annotated[list[str], Meta(max_length=16)] | None = None

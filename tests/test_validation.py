@@ -59,6 +59,7 @@ CHAT_CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("max_completion_tokens-zero", {"max_completion_tokens": 0}, "max_completion_tokens", ">= 1"),
     ("seed-bool", {"seed": True}, "seed", "bool"),
     ("seed-float", {"seed": 1.5}, "seed", "float"),
+    ("seed-beyond-int64", {"seed": 2**70}, "seed", "64-bit"),
     ("modalities-unknown", {"modalities": ["text", "video"]}, "modalities[1]", "video"),
     ("reasoning_effort-unknown", {"reasoning_effort": "extreme"}, "reasoning_effort", "extreme"),
     ("stop-too-many", {"stop": [str(i) for i in range(17)]}, "stop", "16"),
