@@ -7,6 +7,7 @@ from collections.abc import Callable, Mapping
 
 import msgspec
 
+from ._errors import ConfigurationError
 from ._info import parse_retry_after
 
 __all__ = ["RetryPolicy", "is_retryable_status", "next_delay"]
@@ -27,8 +28,6 @@ class RetryPolicy(msgspec.Struct, frozen=True):
     max_retry_wait: float = 60.0
 
     def __post_init__(self) -> None:
-        from ._errors import ConfigurationError
-
         if not isinstance(self.max_retries, int) or self.max_retries < 0:
             raise ConfigurationError(
                 f"max_retries must be an integer >= 0, got {self.max_retries!r}"

@@ -17,6 +17,7 @@ import msgspec
 
 from . import _errors as errors
 from ._errors import ConfigurationError, ResponseDecodeError, ValidationError
+from ._info import parse_retry_after
 from ._version import __version__
 from .types import ChatCompletionRequest, EmbeddingsRequest
 
@@ -289,10 +290,7 @@ def build_chat_body(options: dict[str, Any], extra_body: Any = None) -> bytes:
 
 def build_embeddings_body(options: dict[str, Any], extra_body: Any = None) -> bytes:
     """Validate embeddings options and encode the body."""
-    payload = {key: value for key, value in options.items() if value is not None}
-    if isinstance(payload.get("input"), tuple):
-        payload["input"] = list(payload["input"])
-    return _encode(payload, EmbeddingsRequest, "embeddings", extra_body)
+    return _encode(options, EmbeddingsRequest, "embeddings", extra_body)
 
 
 # ---------------------------------------------------------------------------
@@ -346,8 +344,6 @@ def error_from_response(
         gone = "" if "gone" in message.lower() else " — the endpoint is gone."
         message = f"{message}{gone} {errors.RETIREMENT_HINT}"
     elif status == 429:
-        from ._info import parse_retry_after
-
         wait = parse_retry_after(headers)
         if wait is not None and "wait" not in message.lower():
             message = f"{message} (retry after {wait:g} s)"

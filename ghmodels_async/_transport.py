@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Awaitable, Mapping
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import aiohttp
 from yarl import URL
@@ -314,7 +314,3 @@ class Transport:
         session = self._session
         if session is not None and self._owns_session and not session.closed:
             await session.close()
-
-    def describe(self) -> dict[str, Any]:
-        """Non-secret facts for a repr."""
-        return {"owns_session": self._owns_session, "closed": self.closed}

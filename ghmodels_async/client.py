@@ -457,12 +457,6 @@ class Completions:
         """
         if not isinstance(stream, bool):
             raise ValidationError(f"stream must be True or False, got {stream!r}", field="stream")
-        if isinstance(stop, tuple):
-            stop = list(stop)
-        if isinstance(modalities, tuple):
-            modalities = list(modalities)
-        if isinstance(tools, tuple):
-            tools = list(tools)
         body = build_chat_body(
             {
                 "model": model,

@@ -544,6 +544,7 @@ async def test_stream_false_sends_no_stream_key(mocked: Any, client: Client) -> 
         ({"input": "x", "encoding_format": "base64"}, {"input": "x", "encoding_format": "base64"}),
         ({"input": "x", "dimensions": 256}, {"input": "x", "dimensions": 256}),
         ({"input": "x", "user": "u-1"}, {"input": "x", "user": "u-1"}),
+        ({"input": ("a", "b")}, {"input": ["a", "b"]}),
         (
             {"input": "x", "extra_body": {"input_type": "query"}},
             {"input": "x", "input_type": "query"},
