@@ -27,8 +27,8 @@ from ghmodels_async.testing import (
     RateLimitTable,
     RecordedRequest,
     Reply,
+    ScriptedToolCall,
     TierLimit,
-    ToolCall,
     schema_instance,
     serve,
 )
@@ -522,7 +522,7 @@ async def test_scripted_tool_calls_and_refusal(
     http: aiohttp.ClientSession, server: FakeServer
 ) -> None:
     server.script(
-        Reply(tool_calls=[ToolCall("get_weather", '{"city": "Paris"}'), ("noop", "{}")]),
+        Reply(tool_calls=[ScriptedToolCall("get_weather", '{"city": "Paris"}'), ("noop", "{}")]),
         prompt_contains="tools",
     )
     server.script(Reply(refusal="I cannot help with that"), prompt_contains="bad")
@@ -722,7 +722,9 @@ async def test_stream_matches_non_stream(http: aiohttp.ClientSession, server: Fa
 
 async def test_stream_tool_calls(http: aiohttp.ClientSession, server: FakeServer) -> None:
     args0 = '{"city": "Paris", "unit": "celsius"}'
-    server.script(Reply(tool_calls=[ToolCall("get_weather", args0, id="call_x"), ("f", "{}")]))
+    server.script(
+        Reply(tool_calls=[ScriptedToolCall("get_weather", args0, id="call_x"), ("f", "{}")])
+    )
     chunks = sse_chunks((await _stream(http, server, chat_body("x", tools=[_TOOL]))).raw)
     fragments = [
         tc for c in chunks if c["choices"] for tc in c["choices"][0]["delta"].get("tool_calls", [])

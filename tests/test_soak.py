@@ -191,8 +191,7 @@ def client_side(snapshot: tracemalloc.Snapshot) -> tracemalloc.Snapshot:
     return snapshot.filter_traces(
         [
             tracemalloc.Filter(False, "*/aiohttp/web_*"),
-            tracemalloc.Filter(False, "*/ghmodels_async/_fake_*"),
-            tracemalloc.Filter(False, "*/ghmodels_async/testing.py"),
+            tracemalloc.Filter(False, "*/ghmodels_async/testing/*"),
             tracemalloc.Filter(False, tracemalloc.__file__),
         ]
     )

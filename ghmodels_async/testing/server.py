@@ -32,58 +32,33 @@ import msgspec
 from aiohttp import web
 from multidict import CIMultiDict, CIMultiDictProxy
 
-from ._fake_answers import (
-    Reply,
+from .answers import (
     ReplySource,
     ScriptRule,
-    ToolCall,
     build_answer,
     chunk_events,
     completion_body,
     count_tokens,
     embeddings_body,
     prompt_tokens,
-    schema_instance,
 )
-from ._fake_catalog import (
+from .catalog import (
     CATALOG,
     EMBEDDING_DIMENSIONS,
     catalog_index,
     is_reasoning_model,
 )
-from ._fake_delivery import Plan, make_plan, send_events, send_json, served_model_name
-from ._fake_faults import (
-    DEFAULT_TIERS,
-    FAULT_KINDS,
-    GONE_MESSAGE,
+from .delivery import Plan, make_plan, send_events, send_json, served_model_name
+from .faults import (
     Fault,
     FaultRule,
-    RateLimiter,
     RateLimitTable,
-    TierLimit,
+    TierRateLimiter,
     parse_faults,
 )
-from ._fake_validation import FakeAPIError, valid_org_login, validate_chat, validate_embeddings
+from .validation import FakeAPIError, valid_org_login, validate_chat, validate_embeddings
 
-__all__ = [
-    "CATALOG",
-    "DEFAULT_TIERS",
-    "FAULT_KINDS",
-    "GONE_MESSAGE",
-    "MAGIC_ORGS",
-    "MAGIC_TOKENS",
-    "FakeServer",
-    "Fault",
-    "FaultRule",
-    "RateLimitTable",
-    "RecordedRequest",
-    "Reply",
-    "ScriptRule",
-    "TierLimit",
-    "ToolCall",
-    "schema_instance",
-    "serve",
-]
+__all__ = ["MAGIC_ORGS", "MAGIC_TOKENS", "FakeServer", "RecordedRequest", "serve"]
 
 #: Org logins with a fixed answer: (status, code, message).
 MAGIC_ORGS: Final[Mapping[str, tuple[int, str, str]]] = {
@@ -142,7 +117,7 @@ class FakeServer:
         self.catalog: list[dict[str, Any]] = [dict(entry) for entry in source]
         self._models = catalog_index(self.catalog)
         table = rate_limits if isinstance(rate_limits, RateLimitTable) else RateLimitTable()
-        self.rate_limiter = RateLimiter(table, enforce=rate_limits is not False)
+        self.rate_limiter = TierRateLimiter(table, enforce=rate_limits is not False)
         self.requests: list[RecordedRequest] = []
         self.scripts: list[ScriptRule] = []
         self.faults: list[FaultRule] = []
@@ -266,7 +241,7 @@ class FakeServer:
         self.clear()
         self.scripts.clear()
         self.faults.clear()
-        self.rate_limiter = RateLimiter(self.rate_limiter.table, self.rate_limiter.enforce)
+        self.rate_limiter = TierRateLimiter(self.rate_limiter.table, self.rate_limiter.enforce)
         self._rng = random.Random(self.seed)
         self._counter = 0
 

@@ -9,7 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, fields, replace
 from typing import Any, Final
 
-from ._fake_validation import FakeAPIError
+from .validation import FakeAPIError
 
 __all__ = [
     "DEFAULT_TIERS",
@@ -17,8 +17,8 @@ __all__ = [
     "Fault",
     "FaultRule",
     "RateLimitTable",
-    "RateLimiter",
     "TierLimit",
+    "TierRateLimiter",
     "parse_faults",
 ]
 
@@ -208,7 +208,7 @@ class RateLimitTable:
         return replace(self, tiers={**self.tiers, **tiers})
 
 
-class RateLimiter:
+class TierRateLimiter:
     """Sliding-window request counting and concurrency slots per (token, model)."""
 
     def __init__(self, table: RateLimitTable, enforce: bool) -> None:

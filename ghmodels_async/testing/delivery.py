@@ -12,7 +12,7 @@ from typing import Any, Final
 import msgspec
 from aiohttp import web
 
-from ._fake_faults import Fault
+from .faults import Fault
 
 __all__ = ["Plan", "make_plan", "send_events", "send_json", "served_model_name"]
 

@@ -11,14 +11,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from ._fake_catalog import is_embeddings_model
+from .catalog import is_embeddings_model
 
 __all__ = [
     "CHAT_FIELDS",
     "EMBEDDINGS_FIELDS",
-    "ChatRequest",
-    "EmbeddingsRequest",
     "FakeAPIError",
+    "FakeChatRequest",
+    "FakeEmbeddingsRequest",
     "valid_org_login",
     "validate_chat",
     "validate_embeddings",
@@ -66,7 +66,7 @@ class FakeAPIError(Exception):
 
 
 @dataclass
-class ChatRequest:
+class FakeChatRequest:
     """The parts of a validated chat body that shape the answer."""
 
     model: str
@@ -82,7 +82,7 @@ class ChatRequest:
 
 
 @dataclass
-class EmbeddingsRequest:
+class FakeEmbeddingsRequest:
     """A validated embeddings body."""
 
     model: str
@@ -380,7 +380,7 @@ def _response_format(value: Any) -> dict[str, Any] | None:
     return value
 
 
-def validate_chat(body: Any, catalog: Mapping[str, Mapping[str, Any]]) -> ChatRequest:
+def validate_chat(body: Any, catalog: Mapping[str, Mapping[str, Any]]) -> FakeChatRequest:
     """Check a chat-completions body; return what the answer needs or raise FakeAPIError."""
     if not isinstance(body, dict):
         raise FakeAPIError(400, "invalid_request_body", "The request body must be a JSON object.")
@@ -450,7 +450,7 @@ def validate_chat(body: Any, catalog: Mapping[str, Mapping[str, Any]]) -> ChatRe
     tool_choice = _tool_choice(body.get("tool_choice"), tools)
     response_format = _response_format(body.get("response_format"))
     effort = _choice(body, "reasoning_effort", ("minimal", "low", "medium", "high"))
-    return ChatRequest(
+    return FakeChatRequest(
         model=model,
         messages=messages,
         stream=bool(stream),
@@ -464,7 +464,9 @@ def validate_chat(body: Any, catalog: Mapping[str, Mapping[str, Any]]) -> ChatRe
     )
 
 
-def validate_embeddings(body: Any, catalog: Mapping[str, Mapping[str, Any]]) -> EmbeddingsRequest:
+def validate_embeddings(
+    body: Any, catalog: Mapping[str, Mapping[str, Any]]
+) -> FakeEmbeddingsRequest:
     """Check an embeddings body; return the request or raise FakeAPIError."""
     if not isinstance(body, dict):
         raise FakeAPIError(400, "invalid_request_body", "The request body must be a JSON object.")
@@ -493,4 +495,4 @@ def validate_embeddings(body: Any, catalog: Mapping[str, Mapping[str, Any]]) -> 
         raise _bad("dimensions", f"at most {MAX_EMBEDDING_DIMENSIONS}.", "unsupported_value")
     if body.get("user") is not None and not isinstance(body["user"], str):
         raise _bad("user", "expected a string.", "invalid_type")
-    return EmbeddingsRequest(model, list(inputs), encoding, dimensions)
+    return FakeEmbeddingsRequest(model, list(inputs), encoding, dimensions)

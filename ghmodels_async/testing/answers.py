@@ -13,14 +13,14 @@ from typing import Any, Final, TypeAlias
 
 import msgspec
 
-from ._fake_validation import ChatRequest, EmbeddingsRequest
+from .validation import FakeChatRequest, FakeEmbeddingsRequest
 
 __all__ = [
     "Answer",
     "Reply",
     "ReplySource",
     "ScriptRule",
-    "ToolCall",
+    "ScriptedToolCall",
     "build_answer",
     "chunk_events",
     "completion_body",
@@ -42,7 +42,7 @@ def count_tokens(text: str) -> int:
 
 
 @dataclass(frozen=True)
-class ToolCall:
+class ScriptedToolCall:
     """A tool call in a scripted reply; ``id`` defaults to ``call_<n>``."""
 
     name: str
@@ -54,11 +54,11 @@ class ToolCall:
 class Reply:
     """A scripted answer. ``finish_reason=None`` derives it (``tool_calls``/``stop``/``length``).
 
-    ``tool_calls`` takes :class:`ToolCall` objects or ``(name, arguments_json)`` pairs.
+    ``tool_calls`` takes :class:`ScriptedToolCall` objects or ``(name, arguments_json)`` pairs.
     """
 
     text: str | None = None
-    tool_calls: Sequence[ToolCall | tuple[str, str]] = ()
+    tool_calls: Sequence[ScriptedToolCall | tuple[str, str]] = ()
     refusal: str | None = None
     finish_reason: str | None = None
 
@@ -234,7 +234,7 @@ def _number_instance(schema: Mapping[str, Any], integer: bool) -> int | float:
     return math.ceil(value) if integer else value
 
 
-def _default_reply(req: ChatRequest, prompt: str) -> Reply:
+def _default_reply(req: FakeChatRequest, prompt: str) -> Reply:
     choice = req.tool_choice
     if req.tools and (choice == "required" or isinstance(choice, dict)):
         name = choice["function"]["name"] if isinstance(choice, dict) else None
@@ -244,7 +244,7 @@ def _default_reply(req: ChatRequest, prompt: str) -> Reply:
         args = schema_instance(tool["function"].get("parameters", {"type": "object"}))
         if not isinstance(args, dict):
             args = {}
-        return Reply(tool_calls=[ToolCall(tool["function"]["name"], _json(args))])
+        return Reply(tool_calls=[ScriptedToolCall(tool["function"]["name"], _json(args))])
     fmt = (req.response_format or {}).get("type")
     if fmt == "json_schema":
         assert req.response_format is not None
@@ -260,7 +260,7 @@ def _json(value: Any) -> str:
 
 
 def build_answer(
-    req: ChatRequest, rules: list[ScriptRule], body: dict[str, Any], reasoning: bool
+    req: FakeChatRequest, rules: list[ScriptRule], body: dict[str, Any], reasoning: bool
 ) -> Answer:
     """Pick the first matching scripted reply (or the default) and shape the final answer."""
     prompt = last_user_text(req.messages)
@@ -275,7 +275,7 @@ def build_answer(
         text, finish = _first_words(text, req.max_tokens), "length"
     calls: list[dict[str, Any]] = []
     for n, call in enumerate(reply.tool_calls):
-        tc = ToolCall(*call) if isinstance(call, tuple) else call
+        tc = ScriptedToolCall(*call) if isinstance(call, tuple) else call
         calls.append(
             {
                 "id": tc.id or f"call_{n}",
@@ -427,7 +427,7 @@ def embedding_vector(model: str, text: str, dimensions: int) -> list[float]:
     return list(struct.unpack(f"<{dimensions}f", packed))
 
 
-def embeddings_body(req: EmbeddingsRequest, dimensions: int) -> dict[str, Any]:
+def embeddings_body(req: FakeEmbeddingsRequest, dimensions: int) -> dict[str, Any]:
     """The embeddings answer: one vector per input, float list or base64 float32."""
     data = []
     for index, text in enumerate(req.inputs):
