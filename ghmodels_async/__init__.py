@@ -32,7 +32,8 @@ from ._errors import (
 )
 from ._info import RateLimitInfo, ResponseInfo
 from ._retry import RetryPolicy
-from ._stream import ChatCompletionStream, StreamAccumulator
+from ._accumulator import StreamAccumulator
+from ._stream import ChatCompletionStream
 from ._timeout import Timeout
 from ._version import __version__
 from .client import Client, RetryEvent

@@ -25,7 +25,8 @@
         ├── IncompleteStreamError              body ended before ``data: [DONE]``
         └── StreamEventError                   the server sent an error event mid-stream
 
-Errors hold plain data only (no aiohttp objects) and never contain the token.
+Errors hold plain data only (no aiohttp objects; headers are a dict with lowercase
+names), pickle with all their fields, and never contain the token.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from ._info import RateLimitInfo, parse_retry_after
+from ._info import RateLimitInfo, lower_headers, parse_retry_after
 
 __all__ = [
     "APIConnectionError",
@@ -72,6 +73,19 @@ RETIREMENT_HINT = (
 
 class GHModelsError(Exception):
     """Base of every error raised by ghmodels_async."""
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        # Exception pickles as ``cls(*args)``, which keyword-only fields defeat: rebuild
+        # from the args and the instance dict instead (every field, any subclass).
+        return (_restore, (type(self), self.args, self.__dict__))
+
+
+def _restore(cls: type[GHModelsError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """Unpickle an error: its args as they were, then its fields."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class ConfigurationError(GHModelsError, ValueError):
@@ -115,7 +129,7 @@ class APIStatusError(GHModelsError):
         self.message = message
         self.status_code = status_code
         self.code = code
-        self.headers: Mapping[str, str] = headers if headers is not None else {}
+        self.headers: dict[str, str] = lower_headers(headers) if headers else {}
         self.body = body
         self.param = param
         self.error_type = error_type
@@ -180,7 +194,9 @@ class RateLimitError(APIStatusError):
 class RetryWaitTooLongError(RateLimitError):
     """429 whose asked wait (``wait`` seconds) exceeds the client's ``max_retry_wait``."""
 
-    wait: float = 0.0
+    def __init__(self, message: str, *, wait: float = 0.0, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.wait = wait
 
 
 class ServerError(APIStatusError):

@@ -1,8 +1,10 @@
 """The public async client: ``async with Client() as c: await c.chat.completions.create(...)``.
 
-It wires the pure layers (``_sansio`` builds and reads messages, ``_retry`` decides
-waits, ``_sse``/``_stream`` decode streams) to the aiohttp edge (``_transport``). It
-parses no bytes and no headers itself.
+It wires the pure core (``_sansio`` builds and reads messages, ``_retry`` decides
+waits, ``_sse``/``_stream`` decode streams) to the aiohttp edge (``_transport``): one
+retry loop (:meth:`Client._call`) makes attempts (:meth:`Client._attempt`, the one
+place a request is sent) and sleeps the waits the policy asks for. It parses no bytes
+and no headers itself, and does not import aiohttp.
 """
 
 from __future__ import annotations
@@ -14,22 +16,22 @@ import os
 import ssl
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, overload
 
-import aiohttp
 import msgspec
 
+from ._config import check
 from ._errors import (
     APIConnectionError,
     APIStatusError,
     ClientClosedError,
     ConfigurationError,
     IncompleteStreamError,
-    RetryWaitTooLongError,
+    RedirectError,
     ValidationError,
 )
 from ._info import ResponseInfo
-from ._retry import RetryPolicy, is_retryable_status, next_delay
+from ._retry import RetryPolicy, retry_decision
 from ._sansio import (
     DEFAULT_BASE_URL,
     Endpoints,
@@ -44,6 +46,9 @@ from ._sansio import (
 from ._stream import ChatCompletionStream
 from ._timeout import Timeout
 from ._transport import RawResponse, Transport
+
+if TYPE_CHECKING:
+    import aiohttp
 from .types import (
     CatalogModel,
     ChatCompletion,
@@ -63,6 +68,10 @@ logger = logging.getLogger("ghmodels_async")
 T = TypeVar("T")
 MessageParam = Message | ChatCompletionMessage | Mapping[str, Any]
 ToolParam = Tool | Mapping[str, Any]
+_Size = Annotated[int, msgspec.Meta(ge=1)]
+_Retries = Annotated[int, msgspec.Meta(ge=0)]
+# What one failed attempt may raise that the retry policy gets to judge.
+_JUDGED = (APIStatusError, RedirectError, APIConnectionError, IncompleteStreamError)
 
 
 class _Unset:
@@ -99,7 +108,13 @@ class Client:
     Use it as ``async with Client() as client:``; it owns one aiohttp session, or borrows
     ``session=`` (which it then never closes). The token comes from ``token=`` or the
     ``GITHUB_TOKEN`` environment variable and is only ever sent to ``base_url``.
+    ``max_retries=``/``max_retry_wait=`` set the retries (:attr:`retry_policy` is what
+    they amount to); ``on_retry`` is called with a :class:`RetryEvent` before each wait.
     """
+
+    #: Awaited with the seconds to wait before a retry; tests replace it (on the class
+    #: or one instance) to record the waits instead of sleeping. close() still wakes it.
+    _sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
 
     def __init__(
         self,
@@ -113,9 +128,8 @@ class Client:
         headers: Mapping[str, str] | None = None,
         session: aiohttp.ClientSession | None = None,
         timeout: Timeout | float | None = DEFAULT_TIMEOUT,
-        max_retries: int | None = None,
-        max_retry_wait: float | None = None,
-        retry_policy: RetryPolicy | None = None,
+        max_retries: int = 2,
+        max_retry_wait: float = 60.0,
         on_retry: Callable[[RetryEvent], Awaitable[None] | None] | None = None,
         max_connections: int = 100,
         verify_ssl: bool | ssl.SSLContext = True,
@@ -136,26 +150,13 @@ class Client:
             ssl_setting = verify_ssl
         else:
             raise ConfigurationError("verify_ssl must be True, False or an ssl.SSLContext")
-        for name, size in (
-            ("max_response_bytes", max_response_bytes),
-            ("max_event_bytes", max_event_bytes),
-        ):
-            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-                raise ConfigurationError(f"{name} must be an integer >= 1, got {size!r}")
+        check(max_response_bytes, _Size, "max_response_bytes must be an integer >= 1, got {value!r}")
+        check(max_event_bytes, _Size, "max_event_bytes must be an integer >= 1, got {value!r}")
         self._endpoints = Endpoints(base_url, path_prefix, catalog_path, api_version)
         self._org = None if org is None else validate_org(org)
         self._headers = make_headers(token, headers)
         self._timeout = Timeout.coerce(timeout)
-        if retry_policy is None:
-            retry_policy = RetryPolicy(
-                max_retries=2 if max_retries is None else max_retries,
-                max_retry_wait=60.0 if max_retry_wait is None else max_retry_wait,
-            )
-        elif max_retries is not None or max_retry_wait is not None:
-            raise ConfigurationError(
-                "pass either retry_policy= or max_retries=/max_retry_wait=, not both"
-            )
-        self._retry = retry_policy
+        self._retry = RetryPolicy(max_retries=max_retries, max_retry_wait=max_retry_wait)
         self._on_retry = on_retry
         self._max_event_bytes = max_event_bytes
         self._transport = Transport(
@@ -202,6 +203,11 @@ class Client:
         return self._endpoints.base_url
 
     @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry settings ``max_retries=``/``max_retry_wait=`` amount to."""
+        return self._retry
+
+    @property
     def org(self) -> str | None:
         """The client-wide organization for attribution, if any."""
         return self._org
@@ -224,10 +230,12 @@ class Client:
     def _call_policy(self, max_retries: Any) -> RetryPolicy:
         if max_retries is UNSET:
             return self._retry
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ValidationError(
-                f"max_retries must be an integer >= 0, got {max_retries!r}", field="max_retries"
-            )
+        check(
+            max_retries,
+            _Retries,
+            "max_retries must be an integer >= 0, got {value!r}",
+            lambda message: ValidationError(message, field="max_retries"),
+        )
         return RetryPolicy(
             max_retries=max_retries,
             initial_backoff=self._retry.initial_backoff,
@@ -247,33 +255,11 @@ class Client:
         return self._endpoints.url(operation, org if org is not None else self._org)
 
     async def _before_retry(
-        self,
-        attempt: int,
-        policy: RetryPolicy,
-        url: str,
-        reason: str,
-        status_error: APIStatusError | None,
+        self, attempt: int, policy: RetryPolicy, delay: float, url: str, failure: Exception
     ) -> None:
-        """Wait before retry ``attempt + 1``, or raise if the asked wait is too long."""
-        headers = status_error.headers if status_error is not None else None
-        delay, asked = next_delay(attempt, policy, headers)
-        if asked and delay > policy.max_retry_wait and status_error is not None:
-            if status_error.status_code != 429:
-                # e.g. a 503 asking for minutes: not slept through either, but it stays a
-                # ServerError (RetryWaitTooLongError is a RateLimitError).
-                raise status_error
-            error = RetryWaitTooLongError(
-                f"{status_error.message} — the server asks to wait {delay:g} s, more than "
-                f"max_retry_wait={policy.max_retry_wait:g} s",
-                status_code=status_error.status_code,
-                code=status_error.code,
-                headers=status_error.headers,
-                body=status_error.body,
-            )
-            error.wait = delay
-            raise error
-        delay = min(delay, policy.max_retry_wait)
-        status = status_error.status_code if status_error is not None else None
+        """Report retry ``attempt + 1`` and sleep ``delay`` seconds; close() cuts the wait."""
+        status = failure.status_code if isinstance(failure, APIStatusError) else None
+        reason = str(failure)
         if logger.isEnabledFor(logging.INFO):
             logger.info("retry %d/%d in %.2f s: %s", attempt + 1, policy.max_retries, delay, reason)
         if self._on_retry is not None:
@@ -284,17 +270,19 @@ class Client:
             self._closed_event = asyncio.Event()
         if self._transport.closed:
             raise ClientClosedError("the client was closed while waiting to retry")
+        sleeper = asyncio.ensure_future(self._sleep(delay))
+        closer = asyncio.ensure_future(self._closed_event.wait())
         try:
-            await asyncio.wait_for(self._closed_event.wait(), delay)
-        except asyncio.TimeoutError:
-            return
-        raise ClientClosedError("the client was closed while waiting to retry")
+            await asyncio.wait((sleeper, closer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            closer.cancel()
+        if not sleeper.done() or sleeper.cancelled() or self._transport.closed:
+            raise ClientClosedError("the client was closed while waiting to retry")
+        sleeper.result()  # an exception of the sleep itself propagates
 
-    @staticmethod
-    def _may_retry(error: APIStatusError, attempt: int, policy: RetryPolicy) -> bool:
-        return attempt < policy.max_retries and is_retryable_status(error.status_code)
-
-    async def _request(
+    @overload
+    async def _call(
         self,
         method: str,
         url: str,
@@ -302,64 +290,74 @@ class Client:
         headers: Mapping[str, str],
         timeout: Timeout,
         policy: RetryPolicy,
-    ) -> RawResponse:
-        """Send with retries; return a 2xx answer or raise the mapped error."""
-        attempt = 0
-        transport = self._transport
-        while True:
-            try:
-                raw = await transport.request(method, url, headers, body, timeout)
-            except APIConnectionError as exc:
-                if attempt >= policy.max_retries or not exc.retryable:
-                    raise
-                await self._before_retry(attempt, policy, url, str(exc), None)
-            else:
-                if raw.status < 300:
-                    return raw
-                error = error_for_answer(raw.status, raw.headers, raw.body)
-                if not isinstance(error, APIStatusError) or not self._may_retry(
-                    error, attempt, policy
-                ):
-                    raise error
-                await self._before_retry(attempt, policy, url, str(error), error)
-            attempt += 1
+        stream: Literal[False] = False,
+    ) -> RawResponse: ...
 
-    async def _open_stream(
+    @overload
+    async def _call(
         self,
+        method: str,
         url: str,
-        body: bytes,
+        body: bytes | None,
         headers: Mapping[str, str],
         timeout: Timeout,
         policy: RetryPolicy,
-    ) -> ChatCompletionStream:
-        """Open a stream, retrying only until its first event has arrived."""
+        stream: Literal[True],
+    ) -> ChatCompletionStream: ...
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        policy: RetryPolicy,
+        stream: bool = False,
+    ) -> RawResponse | ChatCompletionStream:
+        """The retry loop (plain and streaming calls alike): attempt, and on a failure
+        ask the pure policy for a wait (then sleep it and go again) or the error to raise."""
         attempt = 0
-        transport = self._transport
         while True:
             try:
-                handle = await transport.open_stream(url, headers, body, timeout)
-                if handle.status < 300:
-                    stream = ChatCompletionStream(handle, self._max_event_bytes)
-                    await stream._prime()
-                    return stream
-                try:
-                    error_body = b""
-                    if handle.status >= 400:
-                        error_body = await handle.read_all(transport.max_response_bytes)
-                finally:
-                    handle.close()
-                error = error_for_answer(handle.status, handle.headers, error_body)
-                if not isinstance(error, APIStatusError) or not self._may_retry(
-                    error, attempt, policy
-                ):
-                    raise error
-            except (APIConnectionError, IncompleteStreamError) as exc:
-                if attempt >= policy.max_retries or not getattr(exc, "retryable", True):
-                    raise
-                await self._before_retry(attempt, policy, url, str(exc), None)
-            else:
-                await self._before_retry(attempt, policy, url, str(error), error)
+                return await self._attempt(method, url, body, headers, timeout, stream)
+            except _JUDGED as failure:
+                decision = retry_decision(policy, attempt, failure)
+                if isinstance(decision, BaseException):
+                    raise decision from None
+                await self._before_retry(attempt, policy, decision, url, failure)
             attempt += 1
+
+    async def _attempt(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        stream: bool,
+    ) -> RawResponse | ChatCompletionStream:
+        """Make one attempt: a 2xx answer (for a stream: open, with its first event in,
+        so a failure before it can still be retried), or raise the mapped error."""
+        transport = self._transport
+        if not stream:
+            raw = await transport.request(method, url, headers, body, timeout)
+            if raw.status < 300:
+                return raw
+            raise error_for_answer(raw.status, raw.headers, raw.body)
+        assert body is not None
+        handle = await transport.open_stream(url, headers, body, timeout)
+        if handle.status < 300:
+            opened = ChatCompletionStream(handle, self._max_event_bytes)
+            await opened._fill()
+            return opened
+        try:
+            error_body = b""
+            if handle.status >= 400:
+                error_body = await handle.read_all(transport.max_response_bytes)
+        finally:
+            handle.close()
+        raise error_for_answer(handle.status, handle.headers, error_body)
 
 
 class Completions:
@@ -485,8 +483,8 @@ class Completions:
         call_timeout = client._call_timeout(timeout)
         policy = client._call_policy(max_retries)
         if stream:
-            return await client._open_stream(url, body, headers, call_timeout, policy)
-        raw = await client._request("POST", url, body, headers, call_timeout, policy)
+            return await client._call("POST", url, body, headers, call_timeout, policy, True)
+        raw = await client._call("POST", url, body, headers, call_timeout, policy)
         completion = decode_body(_completion_decoder, raw.body, "chat completion")
         completion.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers)
         return completion
@@ -531,7 +529,7 @@ class Embeddings:
             extra_body,
         )
         client = self._client
-        raw = await client._request(
+        raw = await client._call(
             "POST",
             client._url("embeddings", org),
             body,
@@ -559,7 +557,7 @@ class Models:
     ) -> list[CatalogModel]:
         """``GET /catalog/models`` (an OpenAI-style ``{"data": [...]}`` list also works)."""
         client = self._client
-        raw = await client._request(
+        raw = await client._call(
             "GET",
             client._endpoints.catalog_url,
             None,

@@ -434,8 +434,3 @@ class EmbeddingsResponse(_Response):
     data: list[Embedding] = field(default_factory=list)
     model: str = ""
     usage: EmbeddingsUsage | None = None
-
-
-def to_builtins(obj: Any) -> Any:
-    """Plain JSON-ready data from a Struct (or anything msgspec can encode)."""
-    return msgspec.to_builtins(obj)

@@ -20,6 +20,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from conftest import RetrySleeps, connector_counts
 
 from ghmodels_async import (
     APIConnectionError,
@@ -135,19 +136,8 @@ async def other_server() -> AsyncIterator[Server]:
 
 
 def make_client(server: Server, **kwargs: Any) -> Client:
-    if "retry_policy" not in kwargs:
-        kwargs.setdefault("max_retries", 0)
+    kwargs.setdefault("max_retries", 0)
     return Client(TOKEN, base_url=server.url, **kwargs)
-
-
-def connector_counts(client: Client) -> tuple[int, int]:
-    """(connections in use, idle pooled connections) of the client's aiohttp connector."""
-    session = client._transport._session
-    assert session is not None
-    connector = session.connector
-    assert isinstance(connector, aiohttp.TCPConnector)
-    idle = sum(len(conns) for conns in connector._conns.values())
-    return len(connector._acquired), idle
 
 
 # ---------------------------------------------------------------------------
@@ -585,14 +575,15 @@ async def test_retries_exhausted_raise_the_last_error(server: Server) -> None:
     assert len(server.seen) == 3
 
 
-async def test_backoff_without_server_hint(server: Server) -> None:
+async def test_backoff_without_server_hint(server: Server, retry_sleeps: RetrySleeps) -> None:
     server.handler = sequence(reply(b"x", status=500), reply(COMPLETION))
     events: list[RetryEvent] = []
-    policy = RetryPolicy(max_retries=1, initial_backoff=0.05, max_backoff=0.05)
-    async with make_client(server, retry_policy=policy, on_retry=events.append) as client:
+    async with make_client(server, max_retries=1, on_retry=events.append) as client:
         await create(client)
     assert len(server.seen) == 2
-    assert 0.0 <= events[0].delay <= 0.05
+    policy = RetryPolicy()
+    assert 0.0 <= events[0].delay <= policy.initial_backoff  # first backoff: full jitter
+    assert retry_sleeps.waits == [events[0].delay]
 
 
 @pytest.mark.parametrize("status", [410, 400, 401, 404, 422])
@@ -636,16 +627,15 @@ async def test_per_call_max_retries_zero(server: Server) -> None:
     ],
 )
 async def test_retry_wait_too_long_is_raised_at_once(
-    server: Server, headers: dict[str, str], wait: float
+    server: Server, headers: dict[str, str], wait: float, retry_sleeps: RetrySleeps
 ) -> None:
     body, _ = error_body("github", 429)
     server.handler = reply(body, status=429, headers=headers)
     events: list[RetryEvent] = []
     async with make_client(server, max_retries=3, on_retry=events.append) as client:
-        started = time.monotonic()
         with pytest.raises(RetryWaitTooLongError) as info:
             await create(client)
-        assert time.monotonic() - started < 1.0
+    assert retry_sleeps.waits == []  # raised at once, nothing slept
     exc = info.value
     assert isinstance(exc, RateLimitError)
     assert exc.wait == wait
@@ -656,32 +646,39 @@ async def test_retry_wait_too_long_is_raised_at_once(
     assert events == []
 
 
-async def test_streaming_request_is_retried_before_the_first_event(server: Server) -> None:
+async def test_streaming_request_is_retried_before_the_first_event(
+    server: Server, retry_sleeps: RetrySleeps
+) -> None:
     server.handler = sequence(
         reply(b"{}", status=429, headers={"retry-after": "0"}),
         sse(),  # a 200 that ends before any event
         sse(chunk("ok", role="assistant"), DONE),
     )
-    policy = RetryPolicy(max_retries=2, initial_backoff=0.01, max_backoff=0.01)
-    async with make_client(server, retry_policy=policy) as client:
+    events: list[RetryEvent] = []
+    async with make_client(server, max_retries=2, on_retry=events.append) as client:
         stream = await stream_of(client)
         completion = await stream.collect()
     assert completion.choices[0].message.content == "ok"
     assert len(server.seen) == 3
+    assert [e.status_code for e in events] == [429, None]
+    assert retry_sleeps.waits == [0.0, events[1].delay]  # the asked 0 s, then a backoff
+    assert 0.0 <= events[1].delay <= 2 * RetryPolicy().initial_backoff
 
 
-async def test_connection_failures_are_retried(unused_port: int) -> None:
+async def test_connection_failures_are_retried(
+    unused_port: int, retry_sleeps: RetrySleeps
+) -> None:
     events: list[RetryEvent] = []
-    policy = RetryPolicy(max_retries=2, initial_backoff=0.01, max_backoff=0.01)
     async with Client(
         TOKEN,
         base_url=f"http://127.0.0.1:{unused_port}",
-        retry_policy=policy,
+        max_retries=2,
         on_retry=events.append,
     ) as client:
         with pytest.raises(APIConnectionError):
             await create(client)
     assert [(e.attempt, e.status_code) for e in events] == [(1, None), (2, None)]
+    assert retry_sleeps.waits == [e.delay for e in events]
 
 
 # ---------------------------------------------------------------------------
@@ -1162,17 +1159,36 @@ async def test_close_while_a_stream_is_being_read(server: Server) -> None:
     await server.wait_all_closed()
 
 
-async def test_close_while_waiting_to_retry(server: Server) -> None:
+async def test_close_while_waiting_to_retry(server: Server, retry_sleeps: RetrySleeps) -> None:
     server.handler = reply(b"{}", status=429, headers={"retry-after": "30"})
+    retry_sleeps.block = True  # the 30 s wait ends only if close() wakes it
     client = make_client(server, max_retries=1)
     task = asyncio.create_task(create(client))
-    await asyncio.wait_for(server.got_request.wait(), 2)
-    await asyncio.sleep(0.05)
-    started = time.monotonic()
+    await asyncio.wait_for(retry_sleeps.sleeping.wait(), 2)
     await client.close()
     with pytest.raises(ClientClosedError):
         await asyncio.wait_for(task, 2)
-    assert time.monotonic() - started < 1.0
+    assert retry_sleeps.waits == [30.0]
+    assert len(server.seen) == 1
+
+
+async def test_close_wakes_the_real_sleep(server: Server) -> None:
+    server.handler = reply(b"{}", status=429, headers={"retry-after": "30"})
+    events: list[RetryEvent] = []
+    waiting = asyncio.Event()
+
+    def hook(event: RetryEvent) -> None:
+        events.append(event)
+        waiting.set()
+
+    client = make_client(server, max_retries=1, on_retry=hook)
+    client._sleep = asyncio.sleep  # type: ignore[method-assign]  # the default, unrecorded
+    task = asyncio.create_task(create(client))
+    await asyncio.wait_for(waiting.wait(), 2)
+    await client.close()
+    with pytest.raises(ClientClosedError):
+        await asyncio.wait_for(task, 2)  # far less than the 30 s asked
+    assert [e.delay for e in events] == [30.0]
     assert len(server.seen) == 1
 
 
