@@ -13,6 +13,7 @@ from typing import Annotated
 
 import msgspec
 
+from ._config import check_struct
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -21,7 +22,6 @@ from ._errors import (
     RetryWaitTooLongError,
 )
 from ._info import parse_retry_after
-from ._config import check_struct
 
 __all__ = ["RetryPolicy", "is_retryable_status", "next_delay", "retry_decision"]
 

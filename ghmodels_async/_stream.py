@@ -15,11 +15,11 @@ from typing import Protocol
 
 import msgspec
 
+from ._accumulator import StreamAccumulator
 from ._errors import IncompleteStreamError, ResponseDecodeError, StreamEventError
 from ._info import ResponseInfo
 from ._sansio import parse_error_body
 from ._sse import SSEDecoder
-from ._accumulator import StreamAccumulator
 from .types import ChatCompletion, ChatCompletionChunk, Usage
 
 __all__ = ["ByteStream", "ChatCompletionStream"]

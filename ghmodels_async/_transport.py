@@ -19,6 +19,7 @@ import msgspec
 from multidict import CIMultiDictProxy
 from yarl import URL
 
+from ._config import check
 from ._errors import (
     APIConnectionError,
     APITimeoutError,
@@ -27,7 +28,6 @@ from ._errors import (
     IncompleteStreamError,
     ResponseTooLargeError,
 )
-from ._config import check
 from ._info import lower_headers
 from ._timeout import Timeout
 

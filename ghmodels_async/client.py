@@ -150,8 +150,11 @@ class Client:
             ssl_setting = verify_ssl
         else:
             raise ConfigurationError("verify_ssl must be True, False or an ssl.SSLContext")
-        check(max_response_bytes, _Size, "max_response_bytes must be an integer >= 1, got {value!r}")
-        check(max_event_bytes, _Size, "max_event_bytes must be an integer >= 1, got {value!r}")
+        for name, size in (
+            ("max_response_bytes", max_response_bytes),
+            ("max_event_bytes", max_event_bytes),
+        ):
+            check(size, _Size, f"{name} must be an integer >= 1, got {{value!r}}")
         self._endpoints = Endpoints(base_url, path_prefix, catalog_path, api_version)
         self._org = None if org is None else validate_org(org)
         self._headers = make_headers(token, headers)

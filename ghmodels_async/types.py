@@ -8,7 +8,6 @@ or a missing ``model`` never breaks decoding. This module knows no URLs and no I
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
-import msgspec
 from msgspec import Meta, Struct, field
 
 if TYPE_CHECKING:

@@ -1,5 +1,5 @@
 """The pure core, tested without I/O or sleeping: the retry decision (a table of
-attempt × failure × headers → wait or error), error mapping of answers, and errors as
+attempt, failure, headers → wait or error), error mapping of answers, and errors as
 plain data (lowercase header dict, pickle round trip of every class in the tree)."""
 
 from __future__ import annotations
@@ -36,6 +36,7 @@ from ghmodels_async._sansio import error_for_answer, error_from_response
 POLICY = RetryPolicy(max_retries=3, initial_backoff=0.5, max_backoff=8.0, max_retry_wait=60.0)
 RAND = 0.5  # the jitter draw every row uses: backoff = 0.5 * min(8, 0.5 * 2**attempt)
 NOW = 1_800_000_000.0
+DATE_IN_30_S = email.utils.formatdate(NOW + 30, usegmt=True)
 
 
 def status(code: int, **headers: str) -> APIStatusError:
@@ -43,10 +44,11 @@ def status(code: int, **headers: str) -> APIStatusError:
 
 
 # (name, attempt, failure, expected: a wait in seconds or the class of error raised)
+# fmt: off
 DECISIONS: list[tuple[str, int, GHModelsError, float | type[BaseException]]] = [
     ("429 asks 2 s", 0, status(429, **{"retry-after": "2"}), 2.0),
     ("429 asks in ms", 0, status(429, **{"retry-after-ms": "1500"}), 1.5),
-    ("429 asks by date", 1, status(429, **{"retry-after": email.utils.formatdate(NOW + 30, usegmt=True)}), 30.0),
+    ("429 asks by date", 1, status(429, **{"retry-after": DATE_IN_30_S}), 30.0),
     ("429 ratelimit-timeremaining", 0, status(429, **{"x-ratelimit-timeremaining": "9"}), 9.0),
     ("429 asks exactly the limit", 0, status(429, **{"retry-after": "60"}), 60.0),
     ("429 asks too long", 0, status(429, **{"retry-after": "61"}), RetryWaitTooLongError),
@@ -64,12 +66,13 @@ DECISIONS: list[tuple[str, int, GHModelsError, float | type[BaseException]]] = [
     ("redirect is final", 0, RedirectError("r", status_code=302, location="x"), RedirectError),
     ("connection refused", 0, APIConnectionError("refused"), 0.25),
     ("connect timeout", 2, APITimeoutError("slow"), 1.0),
-    ("failure after the answer began", 0, APIConnectionError("x", retryable=False), APIConnectionError),
+    ("answer had begun", 0, APIConnectionError("x", retryable=False), APIConnectionError),
     ("connection, out of attempts", 3, APIConnectionError("refused"), APIConnectionError),
     ("stream ended before an event", 1, IncompleteStreamError("cut"), 0.5),
     ("decode error is final", 0, ResponseDecodeError("bad"), ResponseDecodeError),
     ("stream event error is final", 0, StreamEventError("boom"), StreamEventError),
 ]
+# fmt: on
 
 
 @pytest.mark.parametrize(

@@ -211,13 +211,14 @@ async def test_retry_after_from_emulated_rate_limit_table() -> None:
         high=TierLimit(requests=1, concurrent=5)
     )
     hook = Hook()
-    async with FakeServer(rate_limits=table) as server:
-        async with make_client(server, on_retry=hook, max_retries=4) as client:
-            client._sleep = asyncio.sleep  # type: ignore[method-assign]  # the server's clock runs
-            first = await client.chat.completions.create(model=MODEL, messages=msgs("one"))
-            started = time.monotonic()
-            second = await client.chat.completions.create(model=MODEL, messages=msgs("two"))
-            elapsed = time.monotonic() - started
+    async with FakeServer(rate_limits=table) as server, make_client(
+        server, on_retry=hook, max_retries=4
+    ) as client:
+        client._sleep = asyncio.sleep  # type: ignore[method-assign]  # the server's clock runs
+        first = await client.chat.completions.create(model=MODEL, messages=msgs("one"))
+        started = time.monotonic()
+        second = await client.chat.completions.create(model=MODEL, messages=msgs("two"))
+        elapsed = time.monotonic() - started
     assert first.choices[0].message.content == echo("one")
     assert second.choices[0].message.content == echo("two")
     assert hook.events, "the second call within the window must have been rate limited"

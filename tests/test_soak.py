@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import pytest
-
 from conftest import connector_counts
 
 from ghmodels_async import (
