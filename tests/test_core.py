@@ -210,10 +210,8 @@ def _example(cls: type[GHModelsError]) -> GHModelsError:
 
 
 def test_every_error_class_is_covered() -> None:
-    public = {
-        obj for obj in vars(ghmodels_async).values()
-        if isinstance(obj, type) and issubclass(obj, GHModelsError)
-    }  # fmt: skip
+    exported = [getattr(ghmodels_async, name) for name in ghmodels_async.__all__]
+    public = {obj for obj in exported if isinstance(obj, type) and issubclass(obj, GHModelsError)}
     assert public <= set(_error_classes())
     assert len(public) >= 24
 
