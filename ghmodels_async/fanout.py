@@ -73,7 +73,9 @@ async def fan_out(
     Exceptions (subclasses of ``Exception``) are captured per item; cancellation of the
     caller cancels every worker. ``on_done`` is called as each item finishes.
     """
-    check(concurrency, _Concurrency, "concurrency must be an integer >= 1, got {value!r}", ValueError)
+    check(
+        concurrency, _Concurrency, "concurrency must be an integer >= 1, got {value!r}", ValueError
+    )
     check(
         requests_per_minute,
         _Rate | None,
