@@ -335,8 +335,18 @@ async def test_exact_paths_on_the_wire(server: Server) -> None:
     )
     async with make_client(server, org="acme", api_version="2024-05-01-preview") as client:
         await create(client)
-        embeddings = await client.embeddings.create(model="m/e", input=["x"], org="other-org")
-        models = await client.models.list()
+        embeddings = await client.embeddings.create(
+            model="m/e", input=["x"], org="other-org", extra_headers={"X-E": "1"}
+        )
+        models = await client.models.list(extra_headers={"X-L": "2"})
+    # every operation carries the contract headers (and its own extra ones)
+    for seen, extra in zip(server.seen, (None, "X-E", "X-L"), strict=True):
+        assert seen.headers["Authorization"] == f"Bearer {TOKEN}"
+        assert seen.headers["Accept"] == "application/vnd.github+json"
+        assert seen.headers["X-GitHub-Api-Version"] == "2022-11-28"
+        assert seen.headers["User-Agent"].startswith("ghmodels-async/")
+        assert extra is None or extra in seen.headers
+    assert server.seen[2].body == b""  # the catalog GET sends no body
     assert [(s.method, s.path_qs) for s in server.seen] == [
         ("POST", "/orgs/acme/inference/chat/completions?api-version=2024-05-01-preview"),
         ("POST", "/orgs/other-org/inference/embeddings?api-version=2024-05-01-preview"),
