@@ -46,9 +46,6 @@ from ._sansio import (
 from ._stream import ChatCompletionStream
 from ._timeout import Timeout
 from ._transport import RawResponse, Transport
-
-if TYPE_CHECKING:
-    import aiohttp
 from .types import (
     CatalogModel,
     ChatCompletion,
@@ -60,6 +57,9 @@ from .types import (
     Tool,
     ToolChoice,
 )
+
+if TYPE_CHECKING:  # only for the session= annotation: the edge alone imports aiohttp
+    import aiohttp
 
 __all__ = ["Client", "RetryEvent"]
 
