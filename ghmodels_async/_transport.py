@@ -1,4 +1,4 @@
-"""The aiohttp edge: the only module that imports aiohttp.
+"""The aiohttp edge: the client's only module that imports aiohttp.
 
 It owns (or borrows) one ``ClientSession``, sends prepared bytes, reads bodies with a
 size bound, hands out stream byte blocks (a ``StreamHandle`` is the core's
