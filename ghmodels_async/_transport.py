@@ -275,7 +275,15 @@ class Transport:
             async with response:
                 self._active.add(response)
                 try:
-                    body_bytes = await self.read_bounded(response, self.max_response_bytes)
+                    length = response.content_length
+                    if (
+                        length is not None
+                        and length <= self.max_response_bytes
+                        and "content-encoding" not in response.headers
+                    ):  # the common case, without read_bounded's extra coroutine
+                        body_bytes = await response.read()
+                    else:
+                        body_bytes = await self.read_bounded(response, self.max_response_bytes)
                 except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
                     _transport_error(exc, "response body read", self.closed, retryable=False)
                 finally:

@@ -482,9 +482,10 @@ class Completions:
         )
         client = self._client
         url = client._url("chat/completions", org)
-        headers = client._call_headers(extra_headers)
-        call_timeout = client._call_timeout(timeout)
-        policy = client._call_policy(max_retries)
+        # the defaults without a method call each: this is the per-call hot path
+        headers = client._headers if not extra_headers else client._call_headers(extra_headers)
+        call_timeout = client._timeout if timeout is UNSET else client._call_timeout(timeout)
+        policy = client._retry if max_retries is UNSET else client._call_policy(max_retries)
         if stream:
             return await client._call("POST", url, body, headers, call_timeout, policy, True)
         raw = await client._call("POST", url, body, headers, call_timeout, policy)
