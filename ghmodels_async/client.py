@@ -2,8 +2,8 @@
 
 It wires the pure core (``_sansio`` builds and reads messages, ``_retry`` decides
 waits, ``_sse``/``_stream`` decode streams) to the aiohttp edge (``_transport``): one
-retry loop (:meth:`Client._call`) makes attempts (:meth:`Client._attempt`, the one
-place a request is sent) and sleeps the waits the policy asks for. It parses no bytes
+retry loop (:meth:`Client._call`, whose ``try`` block is the one place a request is
+sent) makes attempts and sleeps the waits the policy asks for. It parses no bytes
 and no headers itself, and does not import aiohttp.
 """
 
@@ -318,12 +318,22 @@ class Client:
         policy: RetryPolicy,
         stream: bool = False,
     ) -> RawResponse | ChatCompletionStream:
-        """The retry loop (plain and streaming calls alike): attempt, and on a failure
-        ask the pure policy for a wait (then sleep it and go again) or the error to raise."""
+        """The retry loop (plain and streaming calls alike): one attempt, and on a
+        failure the pure policy's answer: a wait (sleep it, go again) or the error to raise.
+
+        The ``try`` block below is the one attempt, the single place a request is sent
+        (inline for the plain path: a coroutine level less on every read of every call).
+        """
         attempt = 0
+        transport = self._transport
         while True:
             try:
-                return await self._attempt(method, url, body, headers, timeout, stream)
+                if stream:
+                    return await self._open_stream(url, body, headers, timeout)
+                raw = await transport.request(method, url, headers, body, timeout)
+                if raw.status < 300:
+                    return raw
+                raise error_for_answer(raw.status, raw.headers, raw.body)
             except _JUDGED as failure:
                 decision = retry_decision(policy, attempt, failure)
                 if isinstance(decision, BaseException):
@@ -331,24 +341,13 @@ class Client:
                 await self._before_retry(attempt, policy, decision, url, failure)
             attempt += 1
 
-    async def _attempt(
-        self,
-        method: str,
-        url: str,
-        body: bytes | None,
-        headers: Mapping[str, str],
-        timeout: Timeout,
-        stream: bool,
-    ) -> RawResponse | ChatCompletionStream:
-        """Make one attempt: a 2xx answer (for a stream: open, with its first event in,
-        so a failure before it can still be retried), or raise the mapped error."""
-        transport = self._transport
-        if not stream:
-            raw = await transport.request(method, url, headers, body, timeout)
-            if raw.status < 300:
-                return raw
-            raise error_for_answer(raw.status, raw.headers, raw.body)
+    async def _open_stream(
+        self, url: str, body: bytes | None, headers: Mapping[str, str], timeout: Timeout
+    ) -> ChatCompletionStream:
+        """The streaming attempt: open, with the first event in (so a failure before it
+        can still be retried), or raise the mapped error."""
         assert body is not None
+        transport = self._transport
         handle = await transport.open_stream(url, headers, body, timeout)
         if handle.status < 300:
             opened = ChatCompletionStream(handle, self._max_event_bytes)
