@@ -22,6 +22,7 @@ from ._errors import (
     ConfigurationError,
     IncompleteStreamError,
     ResponseTooLargeError,
+    WrongEventLoopError,
 )
 from ._timeout import Timeout
 
@@ -145,6 +146,24 @@ class Transport:
         # Set by close(): a borrowed session is not ours to close, so requests still
         # waiting for their headers on it race this instead.
         self._close_waiter: asyncio.Future[None] | None = None
+        # The loop of the first call: aiohttp sessions and connections belong to it.
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def needs_close(self) -> bool:
+        """Whether this transport opened a session that close() has not closed yet."""
+        return self._owns_session and self._session is not None and not self.closed
+
+    def _check_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise WrongEventLoopError(
+                "this client was first used in another event loop (e.g. an earlier "
+                "asyncio.run()); a client and its connections belong to one event loop: "
+                "create the client inside the loop that uses it"
+            )
 
     @property
     def owns_session(self) -> bool:
@@ -152,6 +171,7 @@ class Transport:
         return self._owns_session
 
     def _get_session(self) -> aiohttp.ClientSession:
+        self._check_loop()
         session = self._session
         if session is None:
             if self.closed:
@@ -313,4 +333,8 @@ class Transport:
             response.close()
         session = self._session
         if session is not None and self._owns_session and not session.closed:
+            if self._loop is not None and asyncio.get_running_loop() is not self._loop:
+                # Its loop is gone or elsewhere: the session cannot be closed from here.
+                self._session = None
+                return
             await session.close()

@@ -252,7 +252,7 @@ CHAT_CASES: list[tuple[str, dict[str, Any], str, str]] = [
     ("org-not-str", {"org": 5}, "org", "org"),
     ("header-value-crlf", {"extra_headers": {"X-A": "b\r\nEvil: 1"}}, "headers", "X-A"),
     ("header-value-lf", {"extra_headers": {"X-A": "b\nc"}}, "headers", "X-A"),
-    ("header-name-newline", {"extra_headers": {"X\nA": "b"}}, "headers", "line break"),
+    ("header-name-newline", {"extra_headers": {"X\nA": "b"}}, "headers", "field name"),
     ("header-value-nul", {"extra_headers": {"X-A": "b\x00"}}, "headers", "X-A"),
     ("header-value-int", {"extra_headers": {"X-A": 1}}, "headers", "string"),
     ("headers-not-mapping", {"extra_headers": [("X-A", "b")]}, "headers", "mapping"),
