@@ -403,6 +403,11 @@ def parse_error_body(body: bytes) -> _ErrorDetail | None:
     """Read either error shape of the API, or ``None`` if the body is neither."""
     try:
         envelope = _error_decoder.decode(body)
+    except UnicodeDecodeError:  # invalid UTF-8 in a string: read it with U+FFFD instead
+        try:
+            envelope = _error_decoder.decode(body.decode("utf-8", "replace").encode())
+        except DECODE_ERRORS:
+            return None
     except DECODE_ERRORS:
         return None
     if isinstance(envelope.error, _ErrorDetail):

@@ -69,8 +69,8 @@ class RawServer:
         self.connections += 1
         try:
             await self._handler(RawConnection(self, reader, writer))
-        except (ConnectionError, asyncio.IncompleteReadError):
-            pass
+        except (ConnectionError, asyncio.IncompleteReadError, asyncio.CancelledError):
+            pass  # the client left, or the server is closing: the handler is done
         finally:
             self._tasks.discard(task)  # type: ignore[arg-type]
             writer.close()
