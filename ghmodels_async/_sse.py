@@ -1,13 +1,15 @@
 """Incremental Server-Sent Events decoding: bytes in, ``data`` payloads out.
 
-Pure and synchronous. A leading UTF-8 byte order mark is ignored; ``max_event_bytes``
-bounds what one event accumulates, each ``data`` line counting its value plus the line
-break that joins it to the previous one (so a flood of empty ``data:`` lines is bounded too). At the end of
-input an event that was not finished by a blank line is discarded, never dispatched. Lines may end in ``\\n``, ``\\r\\n`` or ``\\r``; a block may end
+Pure and synchronous. Lines may end in ``\\n``, ``\\r\\n`` or ``\\r``; a block may end
 anywhere (inside a line ending or a UTF-8 character), so the unfinished tail is kept
 for the next block. Comment lines (``: keep-alive``) and fields other than ``data``
 are ignored; several ``data`` lines of one event are joined with ``\\n``. Payloads stay
 bytes: the JSON decoder reads them directly, so UTF-8 is only decoded once, whole.
+
+A leading UTF-8 byte order mark is ignored. ``max_event_bytes`` bounds what one event
+accumulates, each ``data`` line counting its value plus the line break joining it to
+the previous one, so a flood of empty ``data:`` lines is bounded too. At the end of
+input an event not finished by a blank line is discarded, never dispatched.
 """
 
 from __future__ import annotations

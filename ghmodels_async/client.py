@@ -633,7 +633,9 @@ class Models:
             client._call_timeout(timeout),
             client._call_policy(max_retries),
         )
-        catalog = client._decode(_catalog_decoder, raw, "catalog")
+        catalog: list[CatalogModel] | _ModelList = client._decode(
+            _catalog_decoder, raw, "catalog"
+        )
         if isinstance(catalog, _ModelList):
             return catalog.data or []
         return catalog

@@ -15,12 +15,12 @@ __all__ = [
     "PENALTY_MAX",
     "PENALTY_MIN",
     "REASONING_EFFORTS",
-    "EncodingFormat",
-    "ReasoningEffort",
     "TEMPERATURE_MAX",
     "TEMPERATURE_MIN",
     "TOP_P_MAX",
     "TOP_P_MIN",
+    "EncodingFormat",
+    "ReasoningEffort",
 ]
 
 #: ``temperature`` range.

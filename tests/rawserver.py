@@ -8,6 +8,7 @@ requests and writes whatever bytes the test wants (malformed, cut, or unsolicite
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -74,10 +75,8 @@ class RawServer:
         finally:
             self._tasks.discard(task)  # type: ignore[arg-type]
             writer.close()
-            try:
+            with contextlib.suppress(ConnectionError, asyncio.CancelledError):
                 await writer.wait_closed()
-            except (ConnectionError, asyncio.CancelledError):
-                pass
 
     async def __aenter__(self) -> RawServer:
         self._server = await asyncio.start_server(self._serve, "127.0.0.1", 0)

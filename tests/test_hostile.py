@@ -8,12 +8,13 @@ refer to the items of the issue.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import json
 import logging
 import pickle
 import warnings
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any
@@ -84,6 +85,16 @@ def stream_of_bytes(body: bytes) -> Handler:
     return handle
 
 
+@contextlib.asynccontextmanager
+async def serving(
+    handler: Handler | None, **options: Any
+) -> AsyncIterator[tuple[Any, Client]]:
+    """A raw server running ``handler`` (the fake server for ``None``) and a client of it."""
+    server: RawServer | FakeServer = FakeServer() if handler is None else RawServer(handler)
+    async with server, client_for(server, **options) as client:
+        yield server, client
+
+
 def client_for(server: RawServer | FakeServer, **options: Any) -> Client:
     options.setdefault("max_retries", 0)
     return Client(TOKEN, base_url=server.url, **options)
@@ -111,10 +122,8 @@ def reachable(root: object) -> list[object]:
         elif hasattr(obj, "__dict__") and not isinstance(obj, type):
             todo += list(vars(obj).values())
         if hasattr(obj, "items") and not isinstance(obj, dict):
-            try:
+            with contextlib.suppress(Exception):
                 todo += [v for kv in obj.items() for v in kv]
-            except Exception:
-                pass
     return list(seen.values())
 
 
@@ -135,42 +144,38 @@ BAD_UTF8 = b"\xff\xfe"
 
 async def test_01_invalid_utf8_in_a_completion_is_a_decode_error() -> None:
     body = b'{"id":"' + BAD_UTF8 + b'","choices":[]}'
-    async with RawServer(answer_each(http_answer(200, body))) as server:
-        async with client_for(server) as client:
-            with pytest.raises(ResponseDecodeError):
-                await chat(client)
+    async with serving(answer_each(http_answer(200, body))) as (_server, client):
+        with pytest.raises(ResponseDecodeError):
+            await chat(client)
 
 
 async def test_01_invalid_utf8_in_a_stream_chunk_is_a_decode_error() -> None:
     body = chunk("a") + b'data: {"id":"c1","model":"' + BAD_UTF8 + b'"}\n\n' + DONE
-    async with RawServer(stream_of_bytes(body)) as server:
-        async with client_for(server) as client:
-            stream = await chat(client, stream=True)
-            with pytest.raises(ResponseDecodeError):
-                async for _ in stream:
-                    pass
+    async with RawServer(stream_of_bytes(body)) as server, client_for(server) as client:
+        stream = await chat(client, stream=True)
+        with pytest.raises(ResponseDecodeError):
+            async for _ in stream:
+                pass
 
 
 async def test_01_invalid_utf8_in_a_stream_error_event_is_a_stream_event_error() -> None:
     body = chunk("a") + b'data: {"error":{"message":"bad ' + BAD_UTF8 + b'","code":"x"}}\n\n'
-    async with RawServer(stream_of_bytes(body)) as server:
-        async with client_for(server) as client:
-            stream = await chat(client, stream=True)
-            with pytest.raises(StreamEventError) as info:
-                async for _ in stream:
-                    pass
+    async with RawServer(stream_of_bytes(body)) as server, client_for(server) as client:
+        stream = await chat(client, stream=True)
+        with pytest.raises(StreamEventError) as info:
+            async for _ in stream:
+                pass
     assert info.value.code == "x"
     assert info.value.message.startswith("bad ")
 
 
 async def test_01_invalid_utf8_in_a_4xx_body_is_the_status_error() -> None:
     body = b'{"error":{"code":"bad","message":"no ' + BAD_UTF8 + b'"}}'
-    async with RawServer(answer_each(http_answer(400, body))) as server:
-        async with client_for(server) as client:
-            with pytest.raises(BadRequestError) as info:
-                await chat(client)
-            with pytest.raises(BadRequestError):
-                await chat(client, stream=True)
+    async with serving(answer_each(http_answer(400, body))) as (_server, client):
+        with pytest.raises(BadRequestError) as info:
+            await chat(client)
+        with pytest.raises(BadRequestError):
+            await chat(client, stream=True)
     assert info.value.code == "bad"
     assert info.value.message.startswith("no ")
 
@@ -178,13 +183,12 @@ async def test_01_invalid_utf8_in_a_4xx_body_is_the_status_error() -> None:
 @pytest.mark.parametrize("what", ["embeddings", "catalog"])
 async def test_01_invalid_utf8_in_embeddings_and_catalog_is_a_decode_error(what: str) -> None:
     body = b'{"data":[{"id":"' + BAD_UTF8 + b'","object":"' + BAD_UTF8 + b'"}]}'
-    async with RawServer(answer_each(http_answer(200, body))) as server:
-        async with client_for(server) as client:
-            with pytest.raises(ResponseDecodeError):
-                if what == "embeddings":
-                    await client.embeddings.create(model="m/e", input="x")
-                else:
-                    await client.models.list()
+    async with serving(answer_each(http_answer(200, body))) as (_server, client):
+        with pytest.raises(ResponseDecodeError):
+            if what == "embeddings":
+                await client.embeddings.create(model="m/e", input="x")
+            else:
+                await client.models.list()
 
 
 # ---------------------------------------------------------------------------
@@ -211,12 +215,11 @@ async def test_02_an_endless_event_of_empty_data_lines_is_refused_with_bounded_m
             await conn.write(block)
             written += len(block)
 
-    async with RawServer(endless) as server:
-        async with client_for(server, max_event_bytes=64 * 1024) as client:
-            with pytest.raises(ResponseTooLargeError):
-                stream = await chat(client, stream=True)
-                async for _ in stream:
-                    pass
+    async with serving(endless, max_event_bytes=64 * 1024) as (_server, client):
+        with pytest.raises(ResponseTooLargeError):
+            stream = await chat(client, stream=True)
+            async for _ in stream:
+                pass
     # The client gave up long before the server's cap: it did not read the flood whole.
     assert written < 16 * 1024 * 1024
 
@@ -231,22 +234,20 @@ def test_03_a_leading_bom_is_ignored_however_it_is_split(split: int) -> None:
 
 async def test_03_a_stream_beginning_with_a_bom_keeps_its_first_event() -> None:
     body = b"\xef\xbb\xbf" + chunk("first") + chunk("second") + DONE
-    async with RawServer(stream_of_bytes(body)) as server:
-        async with client_for(server) as client:
-            stream = await chat(client, stream=True)
-            texts = [c.choices[0].delta.content async for c in stream]
+    async with RawServer(stream_of_bytes(body)) as server, client_for(server) as client:
+        stream = await chat(client, stream=True)
+        texts = [c.choices[0].delta.content async for c in stream]
     assert texts == ["first", "second"]
 
 
 async def test_04_a_stream_cut_mid_line_is_incomplete_and_the_partial_event_dropped() -> None:
     body = chunk("whole") + b'data: {"id":"c1","choices":[{"index":0,"delta":{"content":"cu'
-    async with RawServer(stream_of_bytes(body)) as server:
-        async with client_for(server) as client:
-            stream = await chat(client, stream=True)
-            received = []
-            with pytest.raises(IncompleteStreamError):
-                async for c in stream:
-                    received.append(c.choices[0].delta.content)
+    async with RawServer(stream_of_bytes(body)) as server, client_for(server) as client:
+        stream = await chat(client, stream=True)
+        received = []
+        with pytest.raises(IncompleteStreamError):
+            async for c in stream:
+                received.append(c.choices[0].delta.content)
     assert received == ["whole"]
 
 
@@ -267,11 +268,10 @@ async def test_05_garbage_rate_limit_headers_are_unknown(value: str) -> None:
     }
     ok = json_answer(200, COMPLETION, headers)
     limited = json_answer(429, {"error": {"code": "RateLimitReached", "message": "slow"}}, headers)
-    async with RawServer(answer_each(ok, limited)) as server:
-        async with client_for(server) as client:
-            completion = await chat(client)
-            with pytest.raises(RateLimitError) as info:
-                await chat(client)
+    async with RawServer(answer_each(ok, limited)) as server, client_for(server) as client:
+        completion = await chat(client)
+        with pytest.raises(RateLimitError) as info:
+            await chat(client)
     for limits in (completion.response.rate_limit, info.value.rate_limit):
         assert limits.remaining_requests is None
         assert limits.remaining_tokens is None
@@ -295,7 +295,8 @@ async def _answer_raw(data: bytes, conn: RawConnection) -> None:
     [
         b"HTTP/1.1 2OO OK " + TOKEN.encode() + b"\r\nContent-Length: 0\r\n\r\n",
         b"HTTP/1.1 200 OK\r\nX-Big: " + b"a" * 200_000 + b"\r\nContent-Length: 0\r\n\r\n",
-        b"HTTP/1.1 200 OK\r\nX-Echo: Bearer " + TOKEN.encode() + b"\r\nContent-Length: 5\r\n\r\nnot{",
+        b"HTTP/1.1 200 OK\r\nX-Echo: Bearer " + TOKEN.encode()
+        + b"\r\nContent-Length: 5\r\n\r\nnot{",
         b"\x00\x01garbage " + TOKEN.encode() + b"\r\n\r\n",
     ],
     ids=["malformed-status-line", "oversized-header", "echo-header-bad-body", "not-http"],
@@ -307,19 +308,17 @@ async def test_06_the_token_is_unreachable_from_every_exception(
     async def handle(conn: RawConnection) -> None:
         await _answer_raw(answer, conn)
 
-    async with RawServer(handle) as server:
-        async with client_for(server) as client:
-            with pytest.raises(GHModelsError) as info:
-                await chat(client, stream=streaming)
+    async with RawServer(handle) as server, client_for(server) as client:
+        with pytest.raises(GHModelsError) as info:
+            await chat(client, stream=streaming)
     assert_token_unreachable(info.value)
 
 
 async def test_07_a_401_echoing_the_token_is_redacted_everywhere() -> None:
     body = {"message": f"Bad credentials: Bearer {TOKEN}"}
-    async with RawServer(answer_each(json_answer(401, body, {"x-echo": TOKEN}))) as server:
-        async with client_for(server) as client:
-            with pytest.raises(AuthenticationError) as info:
-                await chat(client)
+    async with serving(answer_each(json_answer(401, body, {"x-echo": TOKEN}))) as (_server, client):
+        with pytest.raises(AuthenticationError) as info:
+            await chat(client)
     error = info.value
     assert "Bad credentials: Bearer <redacted>" in error.message
     assert_token_unreachable(error)
@@ -336,12 +335,11 @@ async def test_07_a_5xx_echoing_the_token_is_redacted_in_the_retry_log_and_hook(
 
     answer = http_answer(500, page, {"Content-Type": "text/html", "Retry-After": "0"})
     caplog.set_level(logging.INFO, logger="ghmodels_async")
-    async with RawServer(answer_each(answer)) as server:
-        async with client_for(server, max_retries=2, on_retry=on_retry) as client:
-            with pytest.raises(ServerError) as info:
-                await chat(client)
-            with pytest.raises(ServerError) as streamed:
-                await chat(client, stream=True)
+    async with serving(answer_each(answer), max_retries=2, on_retry=on_retry) as (_server, client):
+        with pytest.raises(ServerError) as info:
+            await chat(client)
+        with pytest.raises(ServerError) as streamed:
+            await chat(client, stream=True)
     assert len(reasons) == 4 and all("<redacted>" in r for r in reasons)
     assert TOKEN not in caplog.text and "<redacted>" in caplog.text
     assert_token_unreachable(info.value)
@@ -350,12 +348,11 @@ async def test_07_a_5xx_echoing_the_token_is_redacted_in_the_retry_log_and_hook(
 
 async def test_07_a_stream_error_event_echoing_the_token_is_redacted() -> None:
     body = chunk("a") + f'data: {{"error":{{"message":"bad token {TOKEN}"}}}}\n\n'.encode()
-    async with RawServer(stream_of_bytes(body)) as server:
-        async with client_for(server) as client:
-            stream = await chat(client, stream=True)
-            with pytest.raises(StreamEventError) as info:
-                async for _ in stream:
-                    pass
+    async with RawServer(stream_of_bytes(body)) as server, client_for(server) as client:
+        stream = await chat(client, stream=True)
+        with pytest.raises(StreamEventError) as info:
+            async for _ in stream:
+                pass
     assert_token_unreachable(info.value)
 
 
@@ -397,19 +394,17 @@ async def test_09_bad_headers_are_refused_before_any_io(name: str, value: str) -
     with pytest.raises(ValidationError) as info:
         Client(TOKEN, headers={name: value})
     assert info.value.field == "headers"
-    async with RawServer(answer_each(json_answer(200, COMPLETION))) as server:
-        async with client_for(server) as client:
-            with pytest.raises(ValidationError):
-                await chat(client, extra_headers={name: value})
-            with pytest.raises(ValidationError):
-                await chat(client, stream=True, extra_headers={name: value})
+    async with serving(answer_each(json_answer(200, COMPLETION))) as (server, client):
+        with pytest.raises(ValidationError):
+            await chat(client, extra_headers={name: value})
+        with pytest.raises(ValidationError):
+            await chat(client, stream=True, extra_headers={name: value})
         assert server.connections == 0
 
 
 async def test_09_good_headers_pass_with_tabs_and_symbols() -> None:
-    async with RawServer(answer_each(json_answer(200, COMPLETION))) as server:
-        async with client_for(server) as client:
-            await chat(client, extra_headers={"X-Trace_id.1~": "a\tb c!"})
+    async with serving(answer_each(json_answer(200, COMPLETION))) as (server, client):
+        await chat(client, extra_headers={"X-Trace_id.1~": "a\tb c!"})
     assert b"\r\nX-Trace_id.1~: a\tb c!\r\n" in server.requests[0]
 
 
@@ -437,14 +432,13 @@ async def test_10_an_unsolicited_answer_is_never_delivered_to_the_next_call() ->
         while await conn.read_request() is not None:
             await conn.write(json_answer(200, COMPLETION))
 
-    async with RawServer(handle) as server:
-        async with client_for(server) as client:
-            assert (await chat(client)).choices[0].message.content == "ok"
-            first_done.set()
-            await stray_sent.wait()
-            second = await chat(client)
-            assert second.choices[0].message.content == "ok"
-            assert len(server.requests) == 2
+    async with RawServer(handle) as server, client_for(server) as client:
+        assert (await chat(client)).choices[0].message.content == "ok"
+        first_done.set()
+        await stray_sent.wait()
+        second = await chat(client)
+        assert second.choices[0].message.content == "ok"
+        assert len(server.requests) == 2
 
 
 # ---------------------------------------------------------------------------
@@ -471,10 +465,9 @@ NOT_FOUND = json_answer(
 
 
 async def test_11_errors_pickle_with_their_fields() -> None:
-    async with RawServer(answer_each(NOT_FOUND)) as server:
-        async with client_for(server) as client:
-            with pytest.raises(NotFoundError) as info:
-                await chat(client)
+    async with RawServer(answer_each(NOT_FOUND)) as server, client_for(server) as client:
+        with pytest.raises(NotFoundError) as info:
+            await chat(client)
     copy = pickle.loads(pickle.dumps(info.value))
     assert type(copy) is NotFoundError
     assert (copy.status_code, copy.code, copy.message, copy.request_id, copy.param) == (
@@ -564,17 +557,16 @@ OPENAI_LIST = {
 
 
 async def test_13_models_list_uses_the_openai_route_under_a_path_prefix() -> None:
-    async with RawServer(answer_each(json_answer(200, OPENAI_LIST))) as server:
-        async with client_for(server, path_prefix="/v1") as client:
-            models = await client.models.list()
+    listing = answer_each(json_answer(200, OPENAI_LIST))
+    async with serving(listing, path_prefix="/v1") as (server, client):
+        models = await client.models.list()
     assert server.requests[0].startswith(b"GET /v1/models HTTP/1.1\r\n")
     assert [(m.id, m.owned_by) for m in models] == [("llama3", "library"), ("qwen2", "vllm")]
 
 
 async def test_13_the_fake_serves_the_openai_model_list_under_v1() -> None:
-    async with FakeServer() as server:
-        async with client_for(server, path_prefix="/v1") as client:
-            models = await client.models.list()
+    async with FakeServer() as server, client_for(server, path_prefix="/v1") as client:
+        models = await client.models.list()
         async with client_for(server) as client:
             catalog = await client.models.list()
     assert [m.id for m in models] == [m.id for m in catalog]
@@ -585,10 +577,10 @@ async def test_13_the_fake_serves_the_openai_model_list_under_v1() -> None:
 async def test_14_org_with_a_non_github_path_prefix_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="org"):
         Client(TOKEN, base_url="http://127.0.0.1:1", path_prefix="/v1", org="acme")
-    async with RawServer(answer_each(json_answer(200, COMPLETION))) as server:
-        async with client_for(server, path_prefix="/v1") as client:
-            with pytest.raises(ValidationError) as info:
-                await chat(client, org="acme")
+    completion = answer_each(json_answer(200, COMPLETION))
+    async with serving(completion, path_prefix="/v1") as (server, client):
+        with pytest.raises(ValidationError) as info:
+            await chat(client, org="acme")
         assert server.connections == 0
     assert info.value.field == "org"
 
@@ -621,24 +613,22 @@ async def test_15_an_azure_api_key_is_sent_as_api_key_without_a_bearer(
 
 @pytest.mark.parametrize("effort", REASONING_EFFORTS)
 async def test_16_every_reasoning_effort_the_client_allows_is_answered(effort: str) -> None:
-    async with FakeServer() as server:
-        async with client_for(server) as client:
-            completion = await chat(client, reasoning_effort=effort)
+    async with FakeServer() as server, client_for(server) as client:
+        completion = await chat(client, reasoning_effort=effort)
     assert completion.choices
 
 
 async def test_16_client_and_fake_agree_on_the_stop_limit() -> None:
     at_limit = [str(i) for i in range(MAX_STOP_SEQUENCES)]
     over = [*at_limit, "x"]
-    async with FakeServer() as server:
-        async with client_for(server) as client:
-            assert (await chat(client, stop=at_limit)).choices
-            with pytest.raises(ValidationError) as info:
-                await chat(client, stop=over)
-            assert info.value.field == "stop"
-            # the fake refuses what the client refuses (sent past the client's checks)
-            with pytest.raises(BadRequestError):
-                await chat(client, extra_body={"stop": over})
+    async with FakeServer() as server, client_for(server) as client:
+        assert (await chat(client, stop=at_limit)).choices
+        with pytest.raises(ValidationError) as info:
+            await chat(client, stop=over)
+        assert info.value.field == "stop"
+        # the fake refuses what the client refuses (sent past the client's checks)
+        with pytest.raises(BadRequestError):
+            await chat(client, extra_body={"stop": over})
 
 
 # ---------------------------------------------------------------------------
@@ -647,28 +637,26 @@ async def test_16_client_and_fake_agree_on_the_stop_limit() -> None:
 
 
 async def test_17_a_stream_is_consumed_once() -> None:
-    async with FakeServer() as server:
-        async with client_for(server) as client:
-            stream = await chat(client, stream=True)
-            assert [c async for c in stream]
-            with pytest.raises(StreamConsumedError):
-                [c async for c in stream]
-            with pytest.raises(StreamConsumedError):
-                await stream.collect()
-            partial = await chat(client, stream=True)
-            async for _ in partial:
-                break
-            with pytest.raises(StreamConsumedError):
-                await partial.collect()
+    async with FakeServer() as server, client_for(server) as client:
+        stream = await chat(client, stream=True)
+        assert [c async for c in stream]
+        with pytest.raises(StreamConsumedError):
+            [c async for c in stream]
+        with pytest.raises(StreamConsumedError):
+            await stream.collect()
+        partial = await chat(client, stream=True)
+        async for _ in partial:
+            break
+        with pytest.raises(StreamConsumedError):
+            await partial.collect()
 
 
 async def test_17_usage_is_none_without_include_usage() -> None:
-    async with FakeServer() as server:
-        async with client_for(server) as client:
-            plain = await chat(client, stream=True)
-            await plain.collect()
-            counted = await chat(client, stream=True, stream_options={"include_usage": True})
-            await counted.collect()
+    async with FakeServer() as server, client_for(server) as client:
+        plain = await chat(client, stream=True)
+        await plain.collect()
+        counted = await chat(client, stream=True, stream_options={"include_usage": True})
+        await counted.collect()
     assert plain.usage is None
     assert counted.usage is not None and counted.usage.total_tokens > 0
 
@@ -691,11 +679,10 @@ USAGE = {"prompt_tokens": 3, "completion_tokens": 2, "total_tokens": 5}
     ids=["tgi", "litellm", "last-wins"],
 )
 async def test_21_stream_usage_comes_from_whichever_chunk_carries_it(body: bytes) -> None:
-    async with RawServer(stream_of_bytes(body)) as server:
-        async with client_for(server) as client:
-            stream = await chat(client, stream=True)
-            async for _ in stream:
-                pass
+    async with RawServer(stream_of_bytes(body)) as server, client_for(server) as client:
+        stream = await chat(client, stream=True)
+        async for _ in stream:
+            pass
     assert stream.usage is not None
     assert (stream.usage.prompt_tokens, stream.usage.total_tokens) == (3, 5)
 
@@ -706,15 +693,14 @@ async def test_21_stream_usage_comes_from_whichever_chunk_carries_it(body: bytes
 
 
 async def test_20_base64_embeddings_come_back_as_floats() -> None:
-    async with FakeServer() as server:
-        async with client_for(server) as client:
-            floats = await client.embeddings.create(
-                model="openai/text-embedding-3-small", input=["a", "b"]
-            )
-            packed = await client.embeddings.create(
-                model="openai/text-embedding-3-small", input=["a", "b"],
-                encoding_format="base64",
-            )
+    async with FakeServer() as server, client_for(server) as client:
+        floats = await client.embeddings.create(
+            model="openai/text-embedding-3-small", input=["a", "b"]
+        )
+        packed = await client.embeddings.create(
+            model="openai/text-embedding-3-small", input=["a", "b"],
+            encoding_format="base64",
+        )
     assert server.requests[1].json["encoding_format"] == "base64"
     for plain, decoded in zip(floats.data, packed.data, strict=True):
         assert isinstance(decoded.embedding, list)
@@ -723,17 +709,15 @@ async def test_20_base64_embeddings_come_back_as_floats() -> None:
 
 async def test_20_bad_base64_embeddings_are_a_decode_error() -> None:
     body = {"object": "list", "data": [{"index": 0, "embedding": "!!not base64!!"}]}
-    async with RawServer(answer_each(json_answer(200, body))) as server:
-        async with client_for(server) as client:
-            with pytest.raises(ResponseDecodeError):
-                await client.embeddings.create(model="m/e", input="x", encoding_format="base64")
+    async with serving(answer_each(json_answer(200, body))) as (_server, client):
+        with pytest.raises(ResponseDecodeError):
+            await client.embeddings.create(model="m/e", input="x", encoding_format="base64")
 
 
 async def test_22_ollamas_null_model_list_is_empty() -> None:
     body = {"object": "list", "data": None}
-    async with RawServer(answer_each(json_answer(200, body))) as server:
-        async with client_for(server, path_prefix="/v1") as client:
-            assert await client.models.list() == []
+    async with serving(answer_each(json_answer(200, body)), path_prefix="/v1") as (_server, client):
+        assert await client.models.list() == []
 
 
 @pytest.mark.parametrize(
@@ -752,12 +736,11 @@ async def test_23_stream_event_errors_carry_message_and_code(
     event: dict[str, Any], message: str, code: str
 ) -> None:
     body = chunk("a") + b"data: " + json.dumps(event).encode() + b"\n\n"
-    async with RawServer(stream_of_bytes(body)) as server:
-        async with client_for(server) as client:
-            stream = await chat(client, stream=True)
-            with pytest.raises(StreamEventError) as info:
-                async for _ in stream:
-                    pass
+    async with RawServer(stream_of_bytes(body)) as server, client_for(server) as client:
+        stream = await chat(client, stream=True)
+        with pytest.raises(StreamEventError) as info:
+            async for _ in stream:
+                pass
     assert (info.value.message, info.value.code) == (message, code)
     assert message in str(info.value)
     assert isinstance(info.value, GHModelsError)
