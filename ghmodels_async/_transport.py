@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Awaitable, Mapping
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import aiohttp
+from aiohttp.connector import Connection
 from yarl import URL
 
 from ._errors import (
@@ -30,6 +31,30 @@ __all__ = ["RawResponse", "StreamHandle", "Transport"]
 
 _READ_SIZE = 1 << 16
 _CACHE_LIMIT = 1024
+# A pool this size of connections all holding stray bytes is dropped before giving up.
+_MAX_DIRTY_CONNECTIONS = 64
+
+
+class CleanConnector(aiohttp.TCPConnector):
+    """A TCPConnector that never hands a request a pooled connection holding unread bytes.
+
+    HTTP/1.1 answers carry no request id: bytes a server writes onto an idle keep-alive
+    connection (an unsolicited or duplicated answer) would be read by aiohttp as the
+    answer to the next request sent on it, i.e. one caller would read another's data.
+    Such a connection is closed here and another one taken (a new one if need be).
+    Bytes arriving at the very instant of reuse cannot be told from the real answer.
+    """
+
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Connection:
+        """A connection from the pool, or a new one, with nothing unread on it."""
+        for _ in range(_MAX_DIRTY_CONNECTIONS):
+            connection = await super().connect(req, traces, timeout)
+            protocol = connection.protocol
+            if protocol is None or not protocol.should_close:
+                return connection
+            connection.close()  # stray bytes arrived while it sat in the pool
+        return await super().connect(req, traces, timeout)
+
 
 
 class RawResponse:
@@ -176,7 +201,7 @@ class Transport:
         if session is None:
             if self.closed:
                 raise ClientClosedError("the client is closed")
-            connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl)
+            connector = CleanConnector(limit=self._max_connections, ssl=self._ssl)
             session = self._session = aiohttp.ClientSession(
                 connector=connector, raise_for_status=False, trust_env=False
             )
