@@ -145,12 +145,17 @@ def _located(message: str, root: yaml.Node, name: str) -> PromptFileError:
             break
         node = child
     # Point at the key the problem is about: an unknown field, or a check on one field.
+    field = path.lstrip(".") or None
     quoted = _QUOTED.search(problem)
     target = quoted.group(1) if quoted and "unknown field" in problem else problem.split(" ")[0]
     key_node = _key_node(node, target)
     if key_node is not None:
         node = key_node
-    field = path.lstrip(".") or None
+        if "unknown field" not in problem:
+            field = f"{field}.{target}" if field else target
+    if "matching regex" in problem and field is not None and field.endswith(("model", "modelId")):
+        shown = node.value if node.id == "scalar" else "?"
+        problem = f"not a model id ({{publisher}}/{{model_name}}, no spaces): {shown!r}"
     return PromptFileError(name, problem, line=node.start_mark.line + 1, field=field)
 
 
