@@ -80,7 +80,7 @@ async def test_eval_json_keeps_the_gh_shape() -> None:
     document = json.loads(run.out)
     assert document["name"] == "Judges"
     assert document["summary"] == {
-        "totalTests": 3, "passedTests": 2, "failedTests": 1, "passRate": 2 / 3 * 100,  # computed as gh does
+        "totalTests": 3, "passedTests": 2, "failedTests": 1, "passRate": 2 / 3 * 100,
     }  # fmt: skip
     results = document["testResults"][2]["evaluationResults"]
     assert {r["evaluatorName"]: r["passed"] for r in results}["similarity"] is False

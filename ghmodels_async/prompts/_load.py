@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 import msgspec
 
@@ -21,9 +21,6 @@ from ._builtins import BUILTIN_EVALUATORS
 from ._errors import MissingExtraError, PromptFileError
 from ._model import PromptFile
 from ._render import placeholders
-
-if TYPE_CHECKING:
-    import yaml
 
 __all__ = ["load_prompt_file", "parse_prompt_text"]
 
@@ -133,7 +130,7 @@ def parse_prompt_text(text: str, name: str = "<prompt>") -> PromptFile:
     return prompt
 
 
-def _located(message: str, root: yaml.Node, name: str) -> PromptFileError:
+def _located(message: str, root: Any, name: str) -> PromptFileError:
     """A PromptFileError for a msgspec message, with the line its path leads to."""
     match = _AT.match(message)
     problem, path = (match.group(1), match.group(2)) if match else (message, "")
