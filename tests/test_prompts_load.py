@@ -149,3 +149,31 @@ def test_missing_pyyaml_names_the_extra() -> None:
     assert run.returncode == 0, run.stderr
     assert "pip install 'ghmodels_async[prompts]'" in run.stdout
     assert issubclass(MissingExtraError, ImportError)
+
+
+def _alias_bomb() -> str:
+    text = 'l0: &l0 ["x","x","x","x","x","x","x","x","x","x"]\n'
+    for level in range(1, 9):
+        text += f"l{level}: &l{level} [" + ",".join([f"*l{level - 1}"] * 10) + "]\n"
+    return text + "messages:\n  - role: user\n    content: hi\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (_alias_bomb(), "expands to more than"),
+        ("messages: " + "[" * 100_000 + "]" * 100_000, "nested deeper than 64 levels"),
+        ("messages: " + "{a: " * 5000, "nested deeper than 64 levels"),
+        ("x: &a [*a]\n", "nested deeper than 64 levels"),
+        ("messages:\n" + "".join("  " * i + "-\n" for i in range(1, 1200)), "nested"),
+    ],
+    ids=["alias-bomb", "deep-flow-list", "deep-flow-map", "self-alias", "deep-block"],
+)
+def test_hostile_yaml_is_refused_quickly(text: str, words: str) -> None:
+    with pytest.raises(PromptFileError, match=words):
+        Prompt.from_text(text, "hostile")
+
+
+def test_aliases_within_limits_still_work() -> None:
+    text = "model: openai/gpt-4.1\nmessages:\n  - &m {role: user, content: hi}\n  - *m\n"
+    assert len(Prompt.from_text(text).file.messages) == 2

@@ -28,6 +28,8 @@ _AT: Final = re.compile(r"^(.*) - at `\$(.*)`$", re.DOTALL)
 _SEGMENT: Final = re.compile(r"\.([^.\[]+)|\[(\d+)\]|\[\.\.\.\]")
 _QUOTED: Final = re.compile(r"`([^`]+)`")
 _MAX_BYTES: Final = 16 * 1024 * 1024
+_MAX_DEPTH: Final = 64
+_MAX_NODES: Final = 1_000_000
 
 
 def _yaml() -> Any:
@@ -51,7 +53,21 @@ def _loader() -> Any:
     yaml = _yaml()
 
     class Loader(yaml.SafeLoader):  # type: ignore[misc,name-defined]
-        pass
+        # PyYAML's scanner is quadratic in the depth of flow collections ([[[...): stop
+        # at _MAX_DEPTH instead of spending minutes on a hostile file.
+        def fetch_flow_sequence_start(self) -> None:
+            self._check_flow_depth()
+            super().fetch_flow_sequence_start()
+
+        def fetch_flow_mapping_start(self) -> None:
+            self._check_flow_depth()
+            super().fetch_flow_mapping_start()
+
+        def _check_flow_depth(self) -> None:
+            if self.flow_level >= _MAX_DEPTH:
+                raise yaml.scanner.ScannerError(
+                    None, None, f"nested deeper than {_MAX_DEPTH} levels", self.get_mark()
+                )
 
     Loader.yaml_implicit_resolvers = {}
     rules = [
@@ -104,7 +120,7 @@ def parse_prompt_text(text: str, name: str = "<prompt>") -> PromptFile:
         root = loader.get_single_node()
         if root is None:
             raise PromptFileError(name, "the file is empty", line=1)
-        _check_duplicate_keys(root, name)
+        _check_nodes(root, name)
         data = loader.construct_document(root)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -113,6 +129,8 @@ def parse_prompt_text(text: str, name: str = "<prompt>") -> PromptFile:
         raise PromptFileError(name, f"invalid YAML: {problem}", line=line) from None
     except yaml.YAMLError as exc:
         raise PromptFileError(name, f"invalid YAML: {exc}") from None
+    except RecursionError:
+        raise PromptFileError(name, "invalid YAML: nested too deeply") from None
     finally:
         loader.dispose()
     if not isinstance(data, dict):
@@ -170,20 +188,41 @@ def _key_node(node: Any, key: str) -> Any:
     return next((k for k, _ in node.value if k.value == key), None)
 
 
-def _check_duplicate_keys(node: Any, name: str) -> None:
-    if node.id == "mapping":
-        seen: set[Any] = set()
-        for key, value in node.value:
-            if key.id == "scalar":
-                if key.value in seen:
-                    raise PromptFileError(
-                        name, f"duplicate key {key.value!r}", line=key.start_mark.line + 1
-                    )
-                seen.add(key.value)
-            _check_duplicate_keys(value, name)
-    elif node.id == "sequence":
-        for item in node.value:
-            _check_duplicate_keys(item, name)
+def _check_nodes(root: Any, name: str) -> None:
+    """No duplicate keys (as ``gh`` refuses them), no nesting deeper than ``_MAX_DEPTH``,
+    and at most ``_MAX_NODES`` values once aliases are expanded (a "billion laughs" file
+    would otherwise take exponential time and memory). Aliased nodes are sized once."""
+    sizes: dict[int, int] = {}
+
+    def size(node: Any, depth: int) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        line = node.start_mark.line + 1
+        if depth > _MAX_DEPTH:
+            raise PromptFileError(name, f"nested deeper than {_MAX_DEPTH} levels", line=line)
+        total = 1
+        if node.id == "mapping":
+            seen: set[Any] = set()
+            for key, value in node.value:
+                if key.id == "scalar":
+                    if key.value in seen:
+                        raise PromptFileError(
+                            name, f"duplicate key {key.value!r}", line=key.start_mark.line + 1
+                        )
+                    seen.add(key.value)
+                total += size(key, depth + 1) + size(value, depth + 1)
+        elif node.id == "sequence":
+            total += sum(size(item, depth + 1) for item in node.value)
+        if total > _MAX_NODES:
+            raise PromptFileError(
+                name, f"the file expands to more than {_MAX_NODES} values (YAML aliases?)",
+                line=line,
+            )  # fmt: skip
+        sizes[id(node)] = total
+        return total
+
+    size(root, 0)
 
 
 def _check_test_values(data: dict[str, Any], root: Any, name: str) -> None:
