@@ -57,6 +57,19 @@ def test_substitution_is_one_pass_and_exact() -> None:
     assert fill("{{a}}/{{b}}", {"a": "{{b}}", "b": "x"}) == "{{b}}/x"
     # only {{name}} without spaces is a placeholder, as in the gh CLI
     assert fill("{{ a }} {{a}} {{}}", {"a": 1}) == "{{ a }} 1 {{}}"
+    # a key with a space is filled when it has a value, as gh fills any exact key
+    assert fill("{{my var}} {{{a}}}", {"my var": "x", "a": 2}) == "x {2}"
+    with pytest.raises(PromptVariableError):
+        fill("{{a-b.c}}", {})
+
+
+def test_a_spaced_key_can_be_set_but_is_never_required() -> None:
+    prompt = Prompt.from_text(
+        "model: openai/gpt-4.1\nmessages:\n  - role: user\n    content: '{{my var}}/{{a}}'\n"
+    )
+    assert prompt.variables == ["a"]
+    assert prompt.render(a=1).messages[0].content == "{{my var}}/1"
+    assert prompt.render(a=1, **{"my var": "v"}).messages[0].content == "v/1"
 
 
 @pytest.mark.parametrize(

@@ -18,7 +18,7 @@ from .._errors import ValidationError
 from ..types import ChatCompletion, ChatCompletionRequest
 from ._load import load_prompt_file, parse_prompt_text
 from ._model import PromptFile
-from ._render import check_unknown, fill, placeholders
+from ._render import check_unknown, fill, mentions, placeholders
 
 if TYPE_CHECKING:
     from .._stream import ChatCompletionStream
@@ -94,7 +94,8 @@ class Prompt:
     def render(self, /, **variables: object) -> ChatCompletionRequest:
         """The request for these variables; PromptVariableError names missing or unknown
         variables, ValidationError a request the API would refuse."""
-        check_unknown(variables, self.variables, where=self.path or "prompt")
+        usable = [name for m in self.file.messages for name in mentions(m.content)]
+        check_unknown(variables, usable, where=self.path or "prompt")
         return self.render_row(variables)
 
     def render_row(self, row: Mapping[str, object]) -> ChatCompletionRequest:

@@ -1,8 +1,10 @@
 """``{{variable}}`` templating as ``gh models`` does it, with missing names reported.
 
-A placeholder is ``{{name}}`` exactly (no spaces; ``name`` is letters, digits, ``_``,
-``-`` or ``.``); any other ``{{...}}`` text is left as written. Substitution is one pass,
-so a value that itself contains ``{{x}}`` is never expanded again.
+As in the ``gh`` CLI, ``{{key}}`` is replaced when ``key`` (exactly, spaces included) has
+a value. A ``{{name}}`` of letters, digits, ``_``, ``-`` and ``.`` without a value is
+*missing* (an error); any other ``{{...}}`` text without a value (``{{ x }}``, code
+samples) is left as written. Substitution is one pass, so a value that itself contains
+``{{x}}`` is never expanded again.
 """
 
 from __future__ import annotations
@@ -13,14 +15,20 @@ from typing import Final
 
 from ._errors import PromptVariableError
 
-__all__ = ["fill", "placeholders", "value_text"]
+__all__ = ["check_unknown", "fill", "mentions", "placeholders", "value_text"]
 
-_PLACEHOLDER: Final = re.compile(r"\{\{([A-Za-z0-9_][A-Za-z0-9_.-]*)\}\}")
+_BRACED: Final = re.compile(r"\{\{([^{}]+)\}\}")
+_NAME: Final = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]*\Z")
 
 
 def placeholders(text: str) -> list[str]:
-    """The variable names ``text`` uses, in order of first use."""
-    return list(dict.fromkeys(_PLACEHOLDER.findall(text)))
+    """The variable names ``text`` needs (``{{name}}``), in order of first use."""
+    return list(dict.fromkeys(n for n in _BRACED.findall(text) if _NAME.match(n)))
+
+
+def mentions(text: str) -> list[str]:
+    """Every ``{{...}}`` inner text of ``text``: the keys a value could fill."""
+    return list(dict.fromkeys(_BRACED.findall(text)))
 
 
 def value_text(value: object) -> str:
@@ -39,7 +47,11 @@ def fill(text: str, values: Mapping[str, object], *, where: str = "template") ->
     if missing:
         names = ", ".join(f"{{{{{name}}}}}" for name in missing)
         raise PromptVariableError(f"{where}: no value for {names}", missing=missing)
-    return _PLACEHOLDER.sub(lambda m: value_text(values[m.group(1)]), text)
+    def replace(match: re.Match[str]) -> str:
+        key = match.group(1)
+        return value_text(values[key]) if key in values else match.group(0)
+
+    return _BRACED.sub(replace, text)
 
 
 def check_unknown(given: Iterable[str], used: Iterable[str], *, where: str) -> None:

@@ -147,6 +147,8 @@ def _print_table(report: EvalReport, out: TextIO, concurrency: int) -> None:
     if failed:
         out.write("\n" + "".join(failed))
     s = report.summary
+    if not s.total_tests:
+        out.write("No test rows: the file has no testData.\n")
     out.write(f"\nPassed: {s.passed_tests}/{s.total_tests} ({s.pass_rate:.2f}%)\n")
 
 
