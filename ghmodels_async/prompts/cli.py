@@ -136,7 +136,7 @@ def _print_table(report: EvalReport, out: TextIO, concurrency: int) -> None:
         if not result.evaluation_results and result.error is None:
             rows.append((str(number), verdict, "-", "-", "no evaluators"))
     widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
+    for row in rows if len(rows) > 1 else []:
         cells = [cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True)]
         out.write("  ".join([*cells, _one_line(row[4])]).rstrip() + "\n")
     failed = [
