@@ -8,9 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import msgspec
+import pytest
 from aiohttp import web
 
-from ghmodels_async import Client, GoneError, StreamAccumulator
+from ghmodels_async import Client, GoneError, StreamAccumulator, ValidationError
 from ghmodels_async.prompts import CHOICES_LINE, JUDGE_MODEL, Prompt
 from ghmodels_async.prompts._eval import run_eval
 from ghmodels_async.testing import FakeServer
@@ -156,7 +157,8 @@ async def test_rows_run_concurrently() -> None:
     port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
     text = (
         "model: openai/gpt-4.1\nmessages:\n  - role: user\n    content: '{{n}}'\n"
-        "testData:\n" + "".join(f"  - n: row{i}\n" for i in range(rows))
+        "testData:\n"
+        + "".join(f"  - n: row{i}\n" for i in range(rows))
         + "evaluators:\n  - name: echo\n    string:\n      startsWith: row\n"
     )
     try:
@@ -166,7 +168,49 @@ async def test_rows_run_concurrently() -> None:
             )
     finally:
         await runner.cleanup()
-    assert [row.model_response for row in report.test_results] == [
-        f"row{i}" for i in range(rows)
-    ]
+    assert [row.model_response for row in report.test_results] == [f"row{i}" for i in range(rows)]
     assert report.passed
+
+
+async def _ask(client: Client, content: str) -> str | None:
+    completion = await client.chat.completions.create(
+        model="openai/gpt-4o", messages=[{"role": "user", "content": content}]
+    )
+    return completion.choices[0].message.content
+
+
+async def test_the_fake_judge_rules(fake_models_client: Client) -> None:
+    line = f'\n\n{CHOICES_LINE}["low", "mid", "high"]'
+    ask = fake_models_client
+    # reference words found in the completion: 0 of 2, 1 of 2, 2 of 2
+    assert (
+        await _ask(ask, "<expected>red fox</expected><completion>blue</completion>" + line) == "low"
+    )
+    assert (
+        await _ask(ask, "<expected>red fox</expected><completion>a Fox</completion>" + line)
+        == "mid"
+    )
+    assert (
+        await _ask(ask, "<context>red fox</context><completion>fox, red</completion>" + line)
+        == "high"
+    )
+    # a completion without a reference: best if it has a word, worst if empty
+    assert await _ask(ask, "<completion>words</completion>" + line) == "high"
+    assert await _ask(ask, "<completion> </completion>" + line) == "low"
+    # no completion tag: the first choice
+    assert await _ask(ask, "Is it good?" + line) == "low"
+    # not a judge line (bad JSON, not strings): the ordinary echo
+    bad = f"Is it good?\n{CHOICES_LINE}[1, 2]"
+    assert await _ask(ask, bad) == f"Echo: {bad}"
+
+
+async def test_on_row_sees_every_row_and_bad_options_are_refused(
+    fake_models_client: Client,
+) -> None:
+    prompt = Prompt.load(HERE / "strings.prompt.yml")
+    seen: list[int] = []
+    await prompt.evaluate(fake_models_client, on_row=lambda index, row: seen.append(index))
+    assert sorted(seen) == [0, 1]
+    for options in ({"concurrency": 0}, {"requests_per_minute": 0}):
+        with pytest.raises(ValidationError):
+            await prompt.evaluate(fake_models_client, **options)  # type: ignore[arg-type]

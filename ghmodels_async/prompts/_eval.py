@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from .._errors import GHModelsError
+from .._errors import GHModelsError, ValidationError
 from ..fanout import Outcome, fan_out
 from ._builtins import BUILTIN_EVALUATORS
 from ._evaluate import judge_messages, judge_verdict, string_verdict
@@ -58,6 +58,15 @@ async def run_eval(
     on_row: Callable[[int, TestResult], None] | None = None,
 ) -> tuple[EvalReport, list[GHModelsError]]:
     """The report, and the API errors that failed rows (first one first, by row)."""
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValidationError(
+            f"concurrency must be an integer >= 1, got {concurrency!r}", field="concurrency"
+        )
+    if requests_per_minute is not None and not requests_per_minute > 0:
+        raise ValidationError(
+            f"requests_per_minute must be > 0, got {requests_per_minute!r}",
+            field="requests_per_minute",
+        )
     file = prompt.file
     rows = file.test_data
     requests = [prompt.render_row(row) for row in rows]  # bad rows fail before any call
