@@ -19,6 +19,7 @@ from . import _errors as errors
 from ._errors import ConfigurationError, ResponseDecodeError, ValidationError
 from ._info import parse_retry_after
 from ._version import __version__
+from .contract import ENCODING_FORMATS, REASONING_EFFORTS
 from .types import ChatCompletionRequest, EmbeddingsRequest
 
 __all__ = [
@@ -263,12 +264,12 @@ _HINTS = {
     "seed": "a 64-bit integer",
     "role": "one of 'system', 'developer', 'user', 'assistant', 'tool'",
     "tool_choice": "'auto', 'required', 'none' or {'type': 'function', 'function': {'name': ...}}",
-    "reasoning_effort": "one of 'minimal', 'low', 'medium', 'high'",
+    "reasoning_effort": "one of " + ", ".join(map(repr, REASONING_EFFORTS)),
     "modalities": "a list of 'text' and 'audio'",
     "name": "1-64 letters, digits, '_' or '-'",
     "type": "one of the documented type tags",
     "input": "a non-empty string or a non-empty list of non-empty strings",
-    "encoding_format": "'float' or 'base64'",
+    "encoding_format": " or ".join(map(repr, ENCODING_FORMATS)),
     "messages": "a non-empty list of messages",
     "tool_call_id": "the non-empty id of the tool call this message answers",
 }

@@ -48,6 +48,7 @@ from ._sansio import (
 from ._stream import ChatCompletionStream
 from ._timeout import Timeout
 from ._transport import RawResponse, Transport
+from .contract import EncodingFormat, ReasoningEffort
 from .types import (
     CatalogModel,
     ChatCompletion,
@@ -442,7 +443,7 @@ class Completions:
         max_tokens: int | None = None,
         max_completion_tokens: int | None = None,
         modalities: Sequence[Literal["text", "audio"]] | None = None,
-        reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
         response_format: ResponseFormat | Mapping[str, Any] | None = None,
         seed: int | None = None,
         stream_options: StreamOptions | Mapping[str, Any] | None = None,
@@ -470,7 +471,7 @@ class Completions:
         max_tokens: int | None = None,
         max_completion_tokens: int | None = None,
         modalities: Sequence[Literal["text", "audio"]] | None = None,
-        reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
         response_format: ResponseFormat | Mapping[str, Any] | None = None,
         seed: int | None = None,
         stream_options: StreamOptions | Mapping[str, Any] | None = None,
@@ -497,7 +498,7 @@ class Completions:
         max_tokens: int | None = None,
         max_completion_tokens: int | None = None,
         modalities: Sequence[Literal["text", "audio"]] | None = None,
-        reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
         response_format: ResponseFormat | Mapping[str, Any] | None = None,
         seed: int | None = None,
         stream_options: StreamOptions | Mapping[str, Any] | None = None,
@@ -572,7 +573,7 @@ class Embeddings:
         *,
         model: str,
         input: str | Sequence[str],
-        encoding_format: Literal["float", "base64"] | None = None,
+        encoding_format: EncodingFormat | None = None,
         dimensions: int | None = None,
         user: str | None = None,
         org: str | None = None,
