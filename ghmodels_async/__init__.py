@@ -25,10 +25,12 @@ from ._errors import (
     ResponseTooLargeError,
     RetryWaitTooLongError,
     ServerError,
+    StreamConsumedError,
     StreamError,
     StreamEventError,
     UnprocessableEntityError,
     ValidationError,
+    WrongEventLoopError,
 )
 from ._info import RateLimitInfo, ResponseInfo
 from ._retry import RetryPolicy
@@ -65,10 +67,12 @@ __all__ = [
     "RetryWaitTooLongError",
     "ServerError",
     "StreamAccumulator",
+    "StreamConsumedError",
     "StreamError",
     "StreamEventError",
     "Timeout",
     "UnprocessableEntityError",
     "ValidationError",
+    "WrongEventLoopError",
     "__version__",
 ]

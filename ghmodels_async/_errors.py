@@ -23,7 +23,9 @@
     │   └── ResponseTooLargeError              body or SSE event over the configured size
     └── StreamError                            a stream went wrong after it started
         ├── IncompleteStreamError              body ended before ``data: [DONE]``
-        └── StreamEventError                   the server sent an error event mid-stream
+        ├── StreamEventError                   the server sent an error event mid-stream
+        └── StreamConsumedError                a stream iterated a second time
+    WrongEventLoopError (also RuntimeError)    a client used from a second event loop
 
 Errors hold plain data only (no aiohttp objects) and never contain the token.
 """
@@ -56,10 +58,12 @@ __all__ = [
     "ResponseTooLargeError",
     "RetryWaitTooLongError",
     "ServerError",
+    "StreamConsumedError",
     "StreamError",
     "StreamEventError",
     "UnprocessableEntityError",
     "ValidationError",
+    "WrongEventLoopError",
 ]
 
 RETIREMENT_HINT = (
@@ -70,8 +74,24 @@ RETIREMENT_HINT = (
 )
 
 
+def _restore(cls: type[GHModelsError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """Rebuild a pickled error without calling its ``__init__`` (whose keyword-only
+    arguments pickle's default protocol cannot pass)."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
 class GHModelsError(Exception):
-    """Base of every error raised by ghmodels_async."""
+    """Base of every error raised by ghmodels_async.
+
+    Errors are plain data and pickle whole (type, message and fields), so they cross
+    process boundaries (multiprocessing, task queues) intact.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
 
 
 class ConfigurationError(GHModelsError, ValueError):
@@ -115,7 +135,10 @@ class APIStatusError(GHModelsError):
         self.message = message
         self.status_code = status_code
         self.code = code
-        self.headers: Mapping[str, str] = headers if headers is not None else {}
+        # A plain dict with lower-case names: picklable, and no aiohttp object is kept.
+        self.headers: Mapping[str, str] = (
+            {} if headers is None else {name.lower(): value for name, value in headers.items()}
+        )
         self.body = body
         self.param = param
         self.error_type = error_type
@@ -233,11 +256,34 @@ class IncompleteStreamError(StreamError):
 
 
 class StreamEventError(StreamError):
-    """The server sent an error object inside the stream."""
+    """The server sent an error object inside the stream.
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
+    ``message``, ``code`` and ``error_type`` are read from whichever shape the server
+    used (nested ``{"error": {...}}``, vLLM's flat one, TGI's ``{"error", "error_type"}``);
+    ``str(err)`` says it happened mid-stream.
+    """
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        code: str | None = None,
+        message: str | None = None,
+        error_type: str | None = None,
+    ) -> None:
+        super().__init__(text)
+        self.message = text if message is None else message
         self.code = code
+        self.error_type = error_type
+
+
+class StreamConsumedError(StreamError):
+    """A stream was iterated (or collected) a second time: a stream is consumed once."""
+
+
+class WrongEventLoopError(GHModelsError, RuntimeError):
+    """The client was used from an event loop other than the one it first ran in (for
+    example a second ``asyncio.run()``): a client and its connections belong to one loop."""
 
 
 STATUS_ERRORS: dict[int, type[APIStatusError]] = {

@@ -12,6 +12,7 @@ import inspect
 import logging
 import os
 import ssl
+import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import Any, Literal, TypeVar, overload
@@ -24,11 +25,13 @@ from ._errors import (
     APIStatusError,
     ClientClosedError,
     ConfigurationError,
+    GHModelsError,
     IncompleteStreamError,
     RetryWaitTooLongError,
     ValidationError,
 )
 from ._info import ResponseInfo
+from ._redact import Redactor
 from ._retry import RetryPolicy, is_retryable_status, next_delay
 from ._sansio import (
     DEFAULT_BASE_URL,
@@ -36,14 +39,16 @@ from ._sansio import (
     build_chat_body,
     build_embeddings_body,
     check_headers,
+    check_secret,
+    decode_base64_embedding,
     decode_body,
     error_for_answer,
     make_headers,
-    validate_org,
 )
 from ._stream import ChatCompletionStream
 from ._timeout import Timeout
 from ._transport import RawResponse, Transport
+from .contract import EncodingFormat, ReasoningEffort
 from .types import (
     CatalogModel,
     ChatCompletion,
@@ -84,7 +89,10 @@ class RetryEvent(msgspec.Struct, frozen=True):
 
 
 class _ModelList(msgspec.Struct):
-    data: list[CatalogModel] = msgspec.field(default_factory=list)
+    """An OpenAI-style ``{"object": "list", "data": [...]}`` (Ollama sends ``null``
+    for an empty one)."""
+
+    data: list[CatalogModel] | None = None
 
 
 DEFAULT_TIMEOUT = Timeout()
@@ -98,7 +106,9 @@ class Client:
 
     Use it as ``async with Client() as client:``; it owns one aiohttp session, or borrows
     ``session=`` (which it then never closes). The token comes from ``token=`` or the
-    ``GITHUB_TOKEN`` environment variable and is only ever sent to ``base_url``.
+    ``GITHUB_TOKEN`` environment variable and is only ever sent to ``base_url``; an
+    Azure AI Foundry key can be given as ``api_key=`` instead (sent as ``api-key``, no
+    bearer token). A client belongs to the event loop it first runs in.
     """
 
     def __init__(
@@ -107,7 +117,7 @@ class Client:
         *,
         base_url: str = DEFAULT_BASE_URL,
         path_prefix: str = "/inference",
-        catalog_path: str = "/catalog/models",
+        catalog_path: str | None = None,
         org: str | None = None,
         api_version: str | None = None,
         headers: Mapping[str, str] | None = None,
@@ -121,15 +131,21 @@ class Client:
         verify_ssl: bool | ssl.SSLContext = True,
         max_response_bytes: int = 64 * 1024 * 1024,
         max_event_bytes: int = 4 * 1024 * 1024,
+        api_key: str | None = None,
     ) -> None:
-        if token is None:
-            token = os.environ.get("GITHUB_TOKEN")
-        if not token or not isinstance(token, str) or not token.strip():
-            raise ConfigurationError(
-                "no token: pass Client(token=...) or set the GITHUB_TOKEN environment variable"
-            )
-        if any(c in token for c in "\r\n\0 "):
-            raise ConfigurationError("the token contains whitespace or control characters")
+        if api_key is not None:
+            if token is not None:
+                raise ConfigurationError("pass either token= or api_key=, not both")
+            check_secret("api_key", api_key)
+        else:
+            if token is None:
+                token = os.environ.get("GITHUB_TOKEN")
+            if token is None or (isinstance(token, str) and not token.strip()):
+                raise ConfigurationError(
+                    "no token: pass Client(token=...) or set the GITHUB_TOKEN environment "
+                    "variable (or api_key=... for an Azure AI Foundry key)"
+                )
+            check_secret("token", token)
         if verify_ssl is False:
             ssl_setting: ssl.SSLContext | bool = False
         elif isinstance(verify_ssl, ssl.SSLContext) or verify_ssl is True:
@@ -143,8 +159,9 @@ class Client:
             if isinstance(size, bool) or not isinstance(size, int) or size < 1:
                 raise ConfigurationError(f"{name} must be an integer >= 1, got {size!r}")
         self._endpoints = Endpoints(base_url, path_prefix, catalog_path, api_version)
-        self._org = None if org is None else validate_org(org)
-        self._headers = make_headers(token, headers)
+        self._org = None if org is None else self._endpoints.check_org(org, ConfigurationError)
+        self._headers = make_headers(token, headers, api_key=api_key)
+        self._redactor = Redactor(token, api_key)
         self._timeout = Timeout.coerce(timeout)
         if retry_policy is None:
             retry_policy = RetryPolicy(
@@ -170,6 +187,16 @@ class Client:
         self.models = Models(self)
 
     # -- lifecycle ---------------------------------------------------------
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        transport = getattr(self, "_transport", None)
+        if transport is not None and transport.needs_close:
+            _warn(
+                f"unclosed ghmodels_async client {self!r}: use 'async with Client() as "
+                "client:' or 'await client.close()' so its connections are released",
+                ResourceWarning,
+                source=self,
+            )
 
     async def __aenter__(self) -> Client:
         if self._transport.closed:
@@ -273,6 +300,7 @@ class Client:
             error.wait = delay
             raise error
         delay = min(delay, policy.max_retry_wait)
+        reason = self._redactor.text(reason)
         status = status_error.status_code if status_error is not None else None
         if logger.isEnabledFor(logging.INFO):
             logger.info("retry %d/%d in %.2f s: %s", attempt + 1, policy.max_retries, delay, reason)
@@ -303,7 +331,22 @@ class Client:
         timeout: Timeout,
         policy: RetryPolicy,
     ) -> RawResponse:
-        """Send with retries; return a 2xx answer or raise the mapped error."""
+        """Send with retries; return a 2xx answer or raise the mapped error (scrubbed:
+        no token, no aiohttp exception chained)."""
+        try:
+            return await self._request_once_or_retry(method, url, body, headers, timeout, policy)
+        except GHModelsError as exc:
+            raise self._redactor.scrub(exc) from None
+
+    async def _request_once_or_retry(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        policy: RetryPolicy,
+    ) -> RawResponse:
         attempt = 0
         transport = self._transport
         while True:
@@ -333,13 +376,33 @@ class Client:
         policy: RetryPolicy,
     ) -> ChatCompletionStream:
         """Open a stream, retrying only until its first event has arrived."""
+        try:
+            return await self._open_stream_with_retries(url, body, headers, timeout, policy)
+        except GHModelsError as exc:
+            raise self._redactor.scrub(exc) from None
+
+    def _decode(self, decoder: msgspec.json.Decoder[T], raw: RawResponse, what: str) -> T:
+        """Decode a 2xx body; a malformed one raises a scrubbed ResponseDecodeError."""
+        try:
+            return decode_body(decoder, raw.body, what)
+        except GHModelsError as exc:
+            raise self._redactor.scrub(exc) from None
+
+    async def _open_stream_with_retries(
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        policy: RetryPolicy,
+    ) -> ChatCompletionStream:
         attempt = 0
         transport = self._transport
         while True:
             try:
                 handle = await transport.open_stream(url, headers, body, timeout)
                 if handle.status < 300:
-                    stream = ChatCompletionStream(handle, self._max_event_bytes)
+                    stream = ChatCompletionStream(handle, self._max_event_bytes, self._redactor)
                     await stream._prime()
                     return stream
                 try:
@@ -380,7 +443,7 @@ class Completions:
         max_tokens: int | None = None,
         max_completion_tokens: int | None = None,
         modalities: Sequence[Literal["text", "audio"]] | None = None,
-        reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
         response_format: ResponseFormat | Mapping[str, Any] | None = None,
         seed: int | None = None,
         stream_options: StreamOptions | Mapping[str, Any] | None = None,
@@ -408,7 +471,7 @@ class Completions:
         max_tokens: int | None = None,
         max_completion_tokens: int | None = None,
         modalities: Sequence[Literal["text", "audio"]] | None = None,
-        reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
         response_format: ResponseFormat | Mapping[str, Any] | None = None,
         seed: int | None = None,
         stream_options: StreamOptions | Mapping[str, Any] | None = None,
@@ -435,7 +498,7 @@ class Completions:
         max_tokens: int | None = None,
         max_completion_tokens: int | None = None,
         modalities: Sequence[Literal["text", "audio"]] | None = None,
-        reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
         response_format: ResponseFormat | Mapping[str, Any] | None = None,
         seed: int | None = None,
         stream_options: StreamOptions | Mapping[str, Any] | None = None,
@@ -487,7 +550,7 @@ class Completions:
         if stream:
             return await client._open_stream(url, body, headers, call_timeout, policy)
         raw = await client._request("POST", url, body, headers, call_timeout, policy)
-        completion = decode_body(_completion_decoder, raw.body, "chat completion")
+        completion = client._decode(_completion_decoder, raw, "chat completion")
         completion.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers)
         return completion
 
@@ -510,7 +573,7 @@ class Embeddings:
         *,
         model: str,
         input: str | Sequence[str],
-        encoding_format: Literal["float", "base64"] | None = None,
+        encoding_format: EncodingFormat | None = None,
         dimensions: int | None = None,
         user: str | None = None,
         org: str | None = None,
@@ -539,7 +602,10 @@ class Embeddings:
             client._call_timeout(timeout),
             client._call_policy(max_retries),
         )
-        result = decode_body(_embeddings_decoder, raw.body, "embeddings")
+        result = client._decode(_embeddings_decoder, raw, "embeddings")
+        for item in result.data:
+            if isinstance(item.embedding, str):  # encoding_format="base64": floats too
+                item.embedding = decode_base64_embedding(item.embedding)
         result.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers)
         return result
 
@@ -557,7 +623,8 @@ class Models:
         timeout: Timeout | float | None = UNSET,
         max_retries: int = UNSET,
     ) -> list[CatalogModel]:
-        """``GET /catalog/models`` (an OpenAI-style ``{"data": [...]}`` list also works)."""
+        """The models: GitHub's ``GET /catalog/models``, or with another ``path_prefix``
+        the OpenAI route ``GET {prefix}/models`` (``{"object": "list", "data": [...]}``)."""
         client = self._client
         raw = await client._request(
             "GET",
@@ -567,5 +634,9 @@ class Models:
             client._call_timeout(timeout),
             client._call_policy(max_retries),
         )
-        catalog = decode_body(_catalog_decoder, raw.body, "catalog")
-        return catalog.data if isinstance(catalog, _ModelList) else catalog
+        catalog: list[CatalogModel] | _ModelList = client._decode(
+            _catalog_decoder, raw, "catalog"
+        )
+        if isinstance(catalog, _ModelList):
+            return catalog.data or []
+        return catalog

@@ -11,6 +11,18 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct, field
 
+from .contract import (
+    MAX_STOP_SEQUENCES,
+    PENALTY_MAX,
+    PENALTY_MIN,
+    TEMPERATURE_MAX,
+    TEMPERATURE_MIN,
+    TOP_P_MAX,
+    TOP_P_MIN,
+    EncodingFormat,
+    ReasoningEffort,
+)
+
 if TYPE_CHECKING:
     from ._info import ResponseInfo
 
@@ -71,8 +83,9 @@ ModelId = Annotated[
     ),
 ]
 FunctionName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}\Z")]
-UnitInterval = Annotated[float, Meta(ge=0.0, le=1.0)]
-Penalty = Annotated[float, Meta(ge=-2.0, le=2.0)]
+UnitInterval = Annotated[float, Meta(ge=TEMPERATURE_MIN, le=TEMPERATURE_MAX)]
+TopP = Annotated[float, Meta(ge=TOP_P_MIN, le=TOP_P_MAX)]
+Penalty = Annotated[float, Meta(ge=PENALTY_MIN, le=PENALTY_MAX)]
 PositiveInt = Annotated[int, Meta(ge=1)]
 NonEmptyStr = Annotated[str, Meta(min_length=1)]
 
@@ -241,14 +254,14 @@ class ChatCompletionRequest(_Param):
     max_tokens: PositiveInt | None = None
     max_completion_tokens: PositiveInt | None = None
     modalities: list[Literal["text", "audio"]] | None = None
-    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    reasoning_effort: ReasoningEffort | None = None
     response_format: ResponseFormat | None = None
     seed: Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)] | None = None
     stream: bool | None = None
     stream_options: StreamOptions | None = None
-    stop: str | Annotated[list[str], Meta(max_length=16)] | None = None
+    stop: str | Annotated[list[str], Meta(max_length=MAX_STOP_SEQUENCES)] | None = None
     temperature: UnitInterval | None = None
-    top_p: UnitInterval | None = None
+    top_p: TopP | None = None
     tool_choice: ToolChoice | None = None
     tools: list[Tool] | None = None
 
@@ -258,7 +271,7 @@ class EmbeddingsRequest(_Param):
 
     model: ModelId
     input: NonEmptyStr | Annotated[list[NonEmptyStr], Meta(min_length=1)]
-    encoding_format: Literal["float", "base64"] | None = None
+    encoding_format: EncodingFormat | None = None
     dimensions: PositiveInt | None = None
     user: str | None = None
 

@@ -289,7 +289,9 @@ def build_answer(
         )
     if calls and finish != "length":
         finish = "tool_calls"
-    effort = {"low": 8, "medium": 16, "high": 32}[req.reasoning_effort or "medium"]
+    effort = {"minimal": 4, "low": 8, "medium": 16, "high": 32}.get(
+        req.reasoning_effort or "medium", 16
+    )
     reasoning_tokens = effort if reasoning else 0
     completion = count_tokens(text or "") + count_tokens(reply.refusal or "")
     completion += sum(

@@ -11,6 +11,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ..contract import (
+    ENCODING_FORMATS,
+    MAX_STOP_SEQUENCES,
+    PENALTY_MAX,
+    PENALTY_MIN,
+    REASONING_EFFORTS,
+    TEMPERATURE_MAX,
+    TEMPERATURE_MIN,
+    TOP_P_MAX,
+    TOP_P_MIN,
+)
 from .catalog import is_embeddings_model
 
 __all__ = [
@@ -392,10 +403,10 @@ def validate_chat(body: Any, catalog: Mapping[str, Mapping[str, Any]]) -> FakeCh
             400, "unsupported_model", f"Model {model} does not support chat completions."
         )
     messages = _messages(body.get("messages"))
-    _number(body, "temperature", 0, 1)
-    _number(body, "top_p", 0, 1)
-    _number(body, "frequency_penalty", -2, 2)
-    _number(body, "presence_penalty", -2, 2)
+    _number(body, "temperature", TEMPERATURE_MIN, TEMPERATURE_MAX)
+    _number(body, "top_p", TOP_P_MIN, TOP_P_MAX)
+    _number(body, "frequency_penalty", PENALTY_MIN, PENALTY_MAX)
+    _number(body, "presence_penalty", PENALTY_MIN, PENALTY_MAX)
     max_tokens = _positive_int(body, "max_tokens")
     max_completion = _positive_int(body, "max_completion_tokens")
     limit = max_completion if max_completion is not None else max_tokens
@@ -415,8 +426,8 @@ def validate_chat(body: Any, catalog: Mapping[str, Mapping[str, Any]]) -> FakeCh
         stop = []
     elif not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
         raise _bad("stop", "expected a string or a list of strings.", "invalid_type")
-    elif len(stop) > 4:
-        raise _bad("stop", "at most 4 stop sequences.", "unsupported_value")
+    elif len(stop) > MAX_STOP_SEQUENCES:
+        raise _bad("stop", f"at most {MAX_STOP_SEQUENCES} stop sequences.", "unsupported_value")
     modalities = body.get("modalities")
     if modalities is not None:
         if not isinstance(modalities, list) or not all(isinstance(m, str) for m in modalities):
@@ -449,7 +460,7 @@ def validate_chat(body: Any, catalog: Mapping[str, Mapping[str, Any]]) -> FakeCh
     tools = _tools(body.get("tools"))
     tool_choice = _tool_choice(body.get("tool_choice"), tools)
     response_format = _response_format(body.get("response_format"))
-    effort = _choice(body, "reasoning_effort", ("minimal", "low", "medium", "high"))
+    effort = _choice(body, "reasoning_effort", REASONING_EFFORTS)
     return FakeChatRequest(
         model=model,
         messages=messages,
@@ -489,7 +500,7 @@ def validate_embeddings(
             raise _bad(f"input[{i}]", "must not be empty.", "unsupported_value")
     if len(inputs) > 2048:
         raise _bad("input", "at most 2048 inputs per request.", "unsupported_value")
-    encoding = _choice(body, "encoding_format", ("float", "base64")) or "float"
+    encoding = _choice(body, "encoding_format", ENCODING_FORMATS) or "float"
     dimensions = _positive_int(body, "dimensions")
     if dimensions is not None and dimensions > MAX_EMBEDDING_DIMENSIONS:
         raise _bad("dimensions", f"at most {MAX_EMBEDDING_DIMENSIONS}.", "unsupported_value")
