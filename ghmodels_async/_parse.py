@@ -57,7 +57,9 @@ class ParsedChoice(Choice, Generic[T]):
 class ParsedChatCompletion(ChatCompletion, Generic[T]):
     """A ChatCompletion whose choices carry ``message.parsed``."""
 
-    choices: list[ParsedChoice[T]] = msgspec.field(default_factory=list)
+    choices: list[ParsedChoice[T]] = msgspec.field(  # type: ignore[assignment]
+        default_factory=list
+    )
 
 
 def check_finish_reason(completion: ChatCompletion) -> None:
@@ -95,8 +97,7 @@ def decode_tool_arguments(
             parsed = tool.decode_arguments(call.function.arguments)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:
             raise ContentDecodeError(
-                f"the arguments of the call to {tool.name!r} do not match its parameters: "
-                f"{exc}",
+                f"the arguments of the call to {tool.name!r} do not match its parameters: {exc}",
                 raw=call.function.arguments,
                 where=f"{where}.tool_calls[{j}].function.arguments",
                 completion=completion,

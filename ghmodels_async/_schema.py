@@ -175,9 +175,7 @@ def _build(tp: Any, what: str) -> StrictSchema:
     try:
         raw = msgspec.json.schema(tp)
     except (TypeError, ValueError) as exc:
-        raise ValidationError(
-            f"{what} has no JSON Schema: {exc}", field=what
-        ) from None
+        raise ValidationError(f"{what} has no JSON Schema: {exc}", field=what) from None
     defs: dict[str, Any] = dict(raw.get("$defs") or {})
     root: Any = raw
     root_name: str | None = None

@@ -15,7 +15,7 @@ import inspect
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import msgspec
 
@@ -86,8 +86,8 @@ class ReasoningDelta:
     round: int
 
 
-ToolEvent = Union[ToolCallStarted, ToolCallFinished]
-StreamEvent = Union[ContentDelta, ReasoningDelta, ToolCallStarted, ToolCallFinished]
+ToolEvent: TypeAlias = ToolCallStarted | ToolCallFinished
+StreamEvent: TypeAlias = ContentDelta | ReasoningDelta | ToolCallStarted | ToolCallFinished
 
 
 @dataclass
@@ -222,9 +222,11 @@ class ToolLoop:
         tool = self._index.get(name)
         if tool is None:
             known = ", ".join(sorted(self._index))
-            return f"Error: there is no tool named {name!r}; the tools are: {known}.", (
-                "unknown_tool"
-            ), None
+            return (
+                f"Error: there is no tool named {name!r}; the tools are: {known}.",
+                ("unknown_tool"),
+                None,
+            )
         arguments = call.function.parsed_arguments
         if arguments is None:
             try:
@@ -250,9 +252,10 @@ class ToolLoop:
             return f"Error: {name!r} did not finish within {timeout:g} s.", "timeout", None
         if task.cancelled():
             return f"Error: {name!r} was cancelled.", "exception", None
-        exc = task.exception()
-        if exc is not None:
-            return f"Error: {name!r} failed: {type(exc).__name__}: {exc}", "exception", exc
+        failure = task.exception()
+        if failure is not None:
+            text = f"Error: {name!r} failed: {type(failure).__name__}: {failure}"
+            return text, "exception", failure
         try:
             return _render(task.result()), None, None
         except (TypeError, ValueError, OverflowError) as render_exc:
@@ -270,7 +273,8 @@ class ToolLoop:
         emit: Callable[[ToolEvent], Awaitable[None]],
     ) -> ToolMessage:
         async with slots:
-            await emit(ToolCallStarted(call.id, call.function.name, call.function.arguments, round_))
+            function = call.function
+            await emit(ToolCallStarted(call.id, function.name, function.arguments, round_))
             started = time.perf_counter()
             content, error, exc = await self._execute(call)
             elapsed = time.perf_counter() - started
@@ -366,7 +370,9 @@ class ToolLoop:
             self._history.extend(results)
 
 
-def decode_tool_arguments_quietly(message: Any, tools: Mapping[str, FunctionTool[Any, Any]]) -> None:
+def decode_tool_arguments_quietly(
+    message: Any, tools: Mapping[str, FunctionTool[Any, Any]]
+) -> None:
     """Set ``parsed_arguments`` where the arguments decode; bad ones are reported to the
     model by the call itself, not raised here."""
     for call in message.tool_calls or ():
@@ -419,4 +425,3 @@ class ToolRunStream:
 
     async def __aexit__(self, *exc_info: object) -> None:
         await self.aclose()
-

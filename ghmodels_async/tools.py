@@ -10,6 +10,7 @@ straight into that Struct. Pass tools to ``client.chat.completions.create(tools=
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import inspect
 import re
@@ -143,7 +144,7 @@ class FunctionTool(Generic[P, R]):
         self.schema_info: StrictSchema = self._schema()
         self._codec: TypeCodec[Any] = TypeCodec(self.params_type, self.schema_info)
         self._param: dict[str, Any] | None = None
-        functools.update_wrapper(self, fn)  # type: ignore[arg-type]
+        functools.update_wrapper(self, fn)
 
     def _params_struct(self, fn: Callable[..., Any], docs: Mapping[str, str]) -> type[Any]:
         try:
@@ -227,7 +228,7 @@ class FunctionTool(Generic[P, R]):
             return await typing.cast(Callable[..., Awaitable[Any]], self.fn)(*args, **values)
         if self.thread:
             return await asyncio.to_thread(self.fn, *args, **values)
-        outcome = self.fn(*args, **values)  # type: ignore[arg-type]
+        outcome = self.fn(*args, **values)
         if inspect.isawaitable(outcome):
             return await outcome
         return outcome
@@ -298,10 +299,8 @@ def response_format_for(tp: Any) -> dict[str, Any]:
         if spec.description:
             json_schema["description"] = spec.description
         cached = {"type": "json_schema", "json_schema": json_schema}
-        try:
+        with contextlib.suppress(TypeError):  # an unhashable type: not cached
             _formats[tp] = cached
-        except TypeError:
-            pass
     return cached
 
 
@@ -311,9 +310,7 @@ def is_output_type(value: Any) -> bool:
     return isinstance(value, type) or typing.get_origin(value) is not None
 
 
-def convert_typed_options(
-    response_format: Any, tools: Sequence[Any] | None
-) -> tuple[Any, Any]:
+def convert_typed_options(response_format: Any, tools: Sequence[Any] | None) -> tuple[Any, Any]:
     """``create``'s conversion step: a type as ``response_format`` becomes its strict
     json_schema format, a FunctionTool in ``tools`` its ``tools`` entry. Anything else
     passes through unchanged (and is validated by the request builder)."""
@@ -343,4 +340,3 @@ def tool_index(tools: Sequence[Any] | None) -> dict[str, FunctionTool[Any, Any]]
 def output_codec(tp: Any) -> TypeCodec[Any]:
     """The cached decoder of the answer type ``tp``."""
     return codec_for(tp)
-
