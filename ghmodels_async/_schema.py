@@ -52,7 +52,7 @@ class _Rewriter:
         self.injected: set[str] = set()
 
     def fail(self, where: str, problem: str) -> ValidationError:
-        field = where or self.what
+        field = f"{self.what}.{where}" if where else self.what
         return ValidationError(
             f"{self.what} cannot be made a strict-mode JSON Schema: {field} {problem}",
             field=field,
