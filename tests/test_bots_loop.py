@@ -35,7 +35,9 @@ async def fake() -> AsyncIterator[tuple[FakeServer, Client]]:
 
 
 def calls(*pairs: tuple[str, str]) -> Reply:
-    return Reply(tool_calls=[ScriptedToolCall(n, a, id=f"id_{i}") for i, (n, a) in enumerate(pairs)])
+    return Reply(
+        tool_calls=[ScriptedToolCall(n, a, id=f"id_{i}") for i, (n, a) in enumerate(pairs)]
+    )
 
 
 def tool_messages(body: dict[str, Any] | None) -> dict[str, str]:
@@ -224,7 +226,9 @@ async def test_arguments_checked_before_io(fake: tuple[FakeServer, Client]) -> N
     server, client = fake
     with pytest.raises(ValidationError) as info:
         await client.chat.completions.run_tools(
-            model=MODEL, messages=USER, tools=[add.param()]  # type: ignore[list-item]
+            model=MODEL,
+            messages=USER,
+            tools=[add.param()],  # type: ignore[list-item]
         )
     assert info.value.field == "tools[0]"
     for kwargs, field in (

@@ -77,7 +77,9 @@ async def test_parse_into_nested_structs(fake: tuple[FakeServer, Client]) -> Non
     follow = [*USER, completion.choices[0].message, {"role": "user", "content": "again"}]
     await client.chat.completions.create(model=MODEL, messages=follow)
     sent = server.last_request.json
-    assert sent is not None and sent["messages"][1]["content"] == completion.choices[0].message.content
+    assert (
+        sent is not None and sent["messages"][1]["content"] == completion.choices[0].message.content
+    )
     assert "parsed" not in sent["messages"][1]
 
 
