@@ -312,9 +312,14 @@ class ToolLoop:
             if round_ == self._max_rounds:
                 raise self._over(completion, round_)
             self._record_turn(completion, calls)
-            results = await asyncio.gather(
-                *(self._run_call(call, round_, slots, self._emit) for call in calls)
-            )
+            tasks = [
+                asyncio.ensure_future(self._run_call(call, round_, slots, self._emit))
+                for call in calls
+            ]
+            try:
+                results = await asyncio.gather(*tasks)
+            finally:
+                await _stop(tasks)
             self._history.extend(results)
         raise AssertionError("unreachable")  # pragma: no cover
 
@@ -351,9 +356,10 @@ class ToolLoop:
                 queue.put_nowait(event)
                 await self._emit(event)
 
-            work = asyncio.ensure_future(
-                asyncio.gather(*(self._run_call(call, round_, slots, emit) for call in calls))
-            )
+            tasks = [
+                asyncio.ensure_future(self._run_call(call, round_, slots, emit)) for call in calls
+            ]
+            work = asyncio.gather(*tasks)
             try:
                 for _ in range(2 * len(calls)):  # one start and one finish per call
                     getter = asyncio.ensure_future(queue.get())
@@ -364,10 +370,20 @@ class ToolLoop:
                     yield getter.result()
                 results = await work
             finally:
-                if not work.done():
-                    work.cancel()
-                    await asyncio.wait((work,))
+                await _stop(tasks)
+                if work.done() and not work.cancelled():
+                    work.exception()  # retrieved (it was re-raised above if set)
             self._history.extend(results)
+
+
+async def _stop(tasks: list[asyncio.Task[Any]]) -> None:
+    """Cancel the tool calls still running (the caller was cancelled, a hook raised, or
+    the stream was left) and wait until every one has stopped."""
+    pending = [task for task in tasks if not task.done()]
+    for task in pending:
+        task.cancel()
+    if pending:
+        await asyncio.wait(pending)
 
 
 def decode_tool_arguments_quietly(

@@ -331,3 +331,41 @@ async def test_leaving_the_stream_cancels_running_tools(fake: tuple[FakeServer, 
     assert cancelled.is_set()
     with pytest.raises(RuntimeError):
         run.result  # noqa: B018
+
+
+async def test_a_failing_hook_stops_the_other_tools(fake: tuple[FakeServer, Client]) -> None:
+    server, client = fake
+    cancelled = asyncio.Event()
+
+    @function_tool
+    async def forever() -> str:
+        try:
+            await asyncio.Event().wait()
+        except asyncio.CancelledError:
+            cancelled.set()
+            raise
+        return "never"
+
+    def hook(event: ToolEvent) -> None:
+        if isinstance(event, ToolCallFinished):
+            raise RuntimeError("hook broke")
+
+    server.script(calls(("add", '{"a": 1, "b": 2}'), ("forever", "{}")))
+    with pytest.raises(RuntimeError, match="hook broke"):
+        await client.chat.completions.run_tools(
+            model=MODEL, messages=USER, tools=[add, forever], on_event=hook
+        )
+    assert cancelled.is_set()
+
+
+async def test_streamed_create_with_a_type_sends_the_schema(
+    fake: tuple[FakeServer, Client],
+) -> None:
+    server, client = fake
+    stream = await client.chat.completions.create(
+        model=MODEL, messages=USER, response_format=Summary, stream=True
+    )
+    completion = await stream.collect()
+    assert msgspec.json.decode(completion.choices[0].message.content or "", type=Summary)
+    sent = server.last_request.json
+    assert sent is not None and sent["response_format"]["json_schema"]["name"] == "Summary"
