@@ -328,8 +328,8 @@ def _tools(value: Any) -> list[dict[str, Any]]:
             )
         if "strict" in fn and not isinstance(fn["strict"], bool):
             raise _bad(path + ".function.strict", "expected a boolean.", "invalid_type")
-        if fn.get("strict") is True:
-            _check_strict(fn.get("parameters", {}), path + ".function.parameters")
+        if fn.get("strict") is True and "parameters" in fn:
+            _check_strict(fn["parameters"], path + ".function.parameters")
     return value
 
 
