@@ -42,15 +42,18 @@ class ChatCompletionStream:
 
     After the end, ``usage`` holds the usage of the include_usage chunk (``None`` if the
     server sent none) and ``response`` the HTTP facts (headers, request id, rate limits).
+    ``last_data`` is the raw ``data:`` payload (bytes) of the chunk last returned, for
+    fields the types do not know.
     """
 
-    __slots__ = ("_done", "_handle", "_pending", "_sse", "response", "usage")
+    __slots__ = ("_done", "_handle", "_pending", "_sse", "last_data", "response", "usage")
 
     def __init__(self, handle: StreamHandle, max_event_bytes: int) -> None:
         self._handle: StreamHandle | None = handle
         self._sse = SSEDecoder(max_event_bytes)
         self._pending: list[bytes] = []
         self._done = False
+        self.last_data: bytes | None = None
         self.usage: Usage | None = None
         self.response = ResponseInfo(handle.status, handle.headers)
 
@@ -100,6 +103,7 @@ class ChatCompletionStream:
         if data == _DONE:
             self._finish()
             raise StopAsyncIteration
+        self.last_data = data
         try:
             chunk = _chunk_decoder.decode(data)
         except (msgspec.DecodeError, msgspec.ValidationError) as exc:

@@ -232,3 +232,12 @@ async def test_stream_reasoning_kept_by_collect_and_accumulator(raw_server: str)
         collected = await stream.collect()
         assert collected.choices[0].message.reasoning_content == "think"
         assert collected.choices[0].message.content == "ok"
+
+
+async def test_stream_keeps_the_raw_data_of_the_last_chunk(raw_server: str) -> None:
+    async with Client(token="t", base_url=raw_server, path_prefix="/v1") as client:
+        stream = await client.chat.completions.create(model="m", messages=USER, stream=True)
+        raw = [stream.last_data async for _ in stream]
+        assert raw == CHUNKS
+        assert stream.last_data == CHUNKS[-1]  # not [DONE]
+        assert stream.response.body is None
