@@ -18,6 +18,7 @@ from ghmodels_async import Client, MaxToolRoundsError, ValidationError
 from ghmodels_async.testing import FakeServer, Reply, ScriptedToolCall
 from ghmodels_async.tools import (
     ContentDelta,
+    ReasoningDelta,
     ToolCallFinished,
     ToolCallStarted,
     ToolEvent,
@@ -369,3 +370,16 @@ async def test_streamed_create_with_a_type_sends_the_schema(
     assert msgspec.json.decode(completion.choices[0].message.content or "", type=Summary)
     sent = server.last_request.json
     assert sent is not None and sent["response_format"]["json_schema"]["name"] == "Summary"
+
+
+async def test_stream_variant_yields_reasoning(fake: tuple[FakeServer, Client]) -> None:
+    server, client = fake
+    server.script(Reply(text="It is 42.", reasoning="six times seven is forty two"))
+    run = client.chat.completions.run_tools_stream(model=MODEL, messages=USER, tools=[add])
+    events = [event async for event in run]
+    thoughts = "".join(e.text for e in events if isinstance(e, ReasoningDelta))
+    assert thoughts == "six times seven is forty two"
+    message = run.result.completion.choices[0].message
+    assert message.reasoning_content == thoughts and message.content == "It is 42."
+    plain = await client.chat.completions.create(model=MODEL, messages=USER)
+    assert plain.choices[0].message.reasoning_content == thoughts
