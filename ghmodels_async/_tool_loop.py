@@ -286,6 +286,10 @@ class ToolLoop:
         return ToolMessage(content=content, tool_call_id=call.id)
 
     def _record_turn(self, completion: ChatCompletion, calls: list[ToolCall]) -> None:
+        if self._options.get("tool_choice") not in (None, "auto", "none"):
+            # a forced choice ("required", one named tool) applies to the first call only,
+            # or the model could never answer without calling a tool again
+            self._options["tool_choice"] = "auto"
         message = completion.choices[0].message
         decode_tool_arguments_quietly(message, self._index)
         self._history.append(AssistantMessage(content=message.content, tool_calls=calls))

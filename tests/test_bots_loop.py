@@ -383,3 +383,16 @@ async def test_stream_variant_yields_reasoning(fake: tuple[FakeServer, Client]) 
     assert message.reasoning_content == thoughts and message.content == "It is 42."
     plain = await client.chat.completions.create(model=MODEL, messages=USER)
     assert plain.choices[0].message.reasoning_content == thoughts
+
+
+async def test_forced_tool_choice_applies_to_the_first_call_only(
+    fake: tuple[FakeServer, Client],
+) -> None:
+    server, client = fake
+    server.script(lambda body: "done" if body["tool_choice"] == "auto" else calls(("add", "{}")))
+    result = await client.chat.completions.run_tools(
+        model=MODEL, messages=USER, tools=[add], tool_choice="required"
+    )
+    assert [r.json["tool_choice"] for r in server.requests if r.json] == ["required", "auto"]
+    assert result.completion.choices[0].message.content == "done"
+    assert tool_messages(server.last_request.json)["id_0"].startswith("Error: invalid arguments")
