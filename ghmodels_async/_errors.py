@@ -20,7 +20,12 @@
     ├── RedirectError                          a 3xx: never followed, the token stays home
     ├── ResponseError                          the answer itself is unusable
     │   ├── ResponseDecodeError                malformed or unexpected JSON
-    │   └── ResponseTooLargeError              body or SSE event over the configured size
+    │   │   └── ContentDecodeError             content/tool arguments do not match the type
+    │   ├── ResponseTooLargeError              body or SSE event over the configured size
+    │   └── FinishReasonError                  the answer stopped early (.completion)
+    │       ├── LengthFinishReasonError        finish_reason "length": the answer was cut
+    │       └── ContentFilterFinishReasonError finish_reason "content_filter"
+    ├── MaxToolRoundsError                     run_tools used max_rounds model calls
     └── StreamError                            a stream went wrong after it started
         ├── IncompleteStreamError              body ended before ``data: [DONE]``
         ├── StreamEventError                   the server sent an error event mid-stream
@@ -33,9 +38,12 @@ Errors hold plain data only (no aiohttp objects) and never contain the token.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._info import RateLimitInfo, parse_retry_after
+
+if TYPE_CHECKING:
+    from .types import ChatCompletion
 
 __all__ = [
     "APIConnectionError",
@@ -45,9 +53,14 @@ __all__ = [
     "BadRequestError",
     "ClientClosedError",
     "ConfigurationError",
+    "ContentDecodeError",
+    "ContentFilterFinishReasonError",
+    "FinishReasonError",
     "GHModelsError",
     "GoneError",
     "IncompleteStreamError",
+    "LengthFinishReasonError",
+    "MaxToolRoundsError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -303,3 +316,53 @@ def status_error_class(status: int) -> type[APIStatusError]:
     if status >= 500:
         return ServerError
     return STATUS_ERRORS.get(status, APIStatusError)
+
+
+class FinishReasonError(ResponseError):
+    """Base of the errors for an answer that stopped for a reason other than its end;
+    ``completion`` is the whole ChatCompletion (usage included)."""
+
+    def __init__(self, message: str, *, completion: ChatCompletion) -> None:
+        super().__init__(message)
+        self.completion = completion
+
+
+class LengthFinishReasonError(FinishReasonError):
+    """``finish_reason == "length"``: the answer hit the token limit and is cut, so it
+    cannot be parsed; raise ``max_tokens``/``max_completion_tokens`` or shorten the task."""
+
+
+class ContentFilterFinishReasonError(FinishReasonError):
+    """``finish_reason == "content_filter"``: the service's content filter cut the answer."""
+
+
+class ContentDecodeError(ResponseDecodeError):
+    """The model's content (or a tool call's arguments) is not JSON of the asked type.
+
+    ``raw`` is the text as received, ``where`` names it (``content`` or
+    ``tool_calls[0].function.arguments``) and ``completion`` the whole answer.
+    """
+
+    def __init__(
+        self, message: str, *, raw: str, where: str, completion: ChatCompletion | None
+    ) -> None:
+        super().__init__(message)
+        self.raw = raw
+        self.where = where
+        self.completion = completion
+
+
+class MaxToolRoundsError(GHModelsError):
+    """``run_tools`` made ``max_rounds`` model calls and the model still asks for tools.
+
+    ``messages`` is the history up to the last complete round (appendable as is, to go
+    on with a new call), ``completion`` the last answer (its tool calls not executed).
+    """
+
+    def __init__(
+        self, message: str, *, messages: list[Any], completion: ChatCompletion, rounds: int
+    ) -> None:
+        super().__init__(message)
+        self.messages = messages
+        self.completion = completion
+        self.rounds = rounds

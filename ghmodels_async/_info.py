@@ -82,11 +82,14 @@ class RateLimitInfo(msgspec.Struct, frozen=True):
 class ResponseInfo:
     """The HTTP facts of an answer: status, headers, request id, parsed rate limits."""
 
-    __slots__ = ("__dict__", "headers", "status")
+    __slots__ = ("__dict__", "body", "headers", "status")
 
-    def __init__(self, status: int, headers: Mapping[str, str]) -> None:
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes | None = None) -> None:
         self.status = status
         self.headers = headers
+        #: The raw response body (the very bytes that were decoded, not a copy), for
+        #: fields the types do not know; ``None`` for a stream.
+        self.body = body
 
     @property
     def request_id(self) -> str | None:

@@ -20,7 +20,7 @@ from ._errors import ConfigurationError, ResponseDecodeError, ValidationError
 from ._info import parse_retry_after
 from ._version import __version__
 from .contract import ENCODING_FORMATS, REASONING_EFFORTS
-from .types import ChatCompletionRequest, EmbeddingsRequest
+from .types import ChatCompletionMessage, ChatCompletionRequest, EmbeddingsRequest
 
 __all__ = [
     "DECODE_ERRORS",
@@ -303,6 +303,15 @@ def validation_error(exc: msgspec.ValidationError, what: str) -> ValidationError
 def _plain_item(item: Any) -> Any:
     """Structs (e.g. a ChatCompletionMessage) and other mappings become plain dicts, so
     msgspec validates them like a dict copied from an OpenAI example."""
+    if isinstance(item, ChatCompletionMessage):
+        # an answer sent back as history: only what an assistant message carries (servers
+        # refuse reasoning_content in input messages)
+        plain = {"role": item.role, "content": item.content}
+        if item.tool_calls:
+            plain["tool_calls"] = msgspec.to_builtins(item.tool_calls)
+        if item.refusal is not None:
+            plain["refusal"] = item.refusal
+        return plain
     if isinstance(item, msgspec.Struct):
         return msgspec.to_builtins(item)
     if isinstance(item, Mapping):

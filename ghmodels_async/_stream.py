@@ -52,11 +52,12 @@ class ChatCompletionStream:
     not ask for ``stream_options={"include_usage": True}`` and the server sent none.
     ``response`` holds the HTTP facts (headers, request id, rate limits). A stream is
     consumed once: iterating it again, or ``collect()`` after iterating, raises
-    StreamConsumedError.
+    StreamConsumedError. ``last_data`` is the raw ``data:`` payload (bytes) of the chunk
+    last returned, for fields the types do not know.
     """
 
-    __slots__ = ("_done", "_handle", "_iterated", "_pending", "_redactor", "_sse", "response",
-                 "usage")
+    __slots__ = ("_done", "_handle", "_iterated", "_pending", "_redactor", "_sse",
+                 "last_data", "response", "usage")
 
     def __init__(
         self, handle: StreamHandle, max_event_bytes: int, redactor: Redactor | None = None
@@ -67,6 +68,7 @@ class ChatCompletionStream:
         self._sse = SSEDecoder(max_event_bytes)
         self._pending: list[bytes] = []
         self._done = False
+        self.last_data: bytes | None = None
         self.usage: Usage | None = None
         self.response = ResponseInfo(handle.status, handle.headers)
 
@@ -125,6 +127,7 @@ class ChatCompletionStream:
         if data == _DONE:
             self._finish()
             raise StopAsyncIteration
+        self.last_data = data
         try:
             chunk = _chunk_decoder.decode(data)
         except DECODE_ERRORS as exc:
@@ -233,11 +236,12 @@ class _ToolCallParts:
 
 
 class _ChoiceParts:
-    __slots__ = ("content", "finish_reason", "refusal", "role", "tool_calls")
+    __slots__ = ("content", "finish_reason", "reasoning", "refusal", "role", "tool_calls")
 
     def __init__(self) -> None:
         self.role = "assistant"
         self.content: list[str] = []
+        self.reasoning: list[str] = []
         self.refusal: list[str] = []
         self.finish_reason: str | None = None
         self.tool_calls: dict[int, _ToolCallParts] = {}
@@ -278,6 +282,9 @@ class StreamAccumulator:
                 parts.content.append(delta.content)
             if delta.refusal:
                 parts.refusal.append(delta.refusal)
+            thought = delta.reasoning_content or delta.reasoning
+            if thought:
+                parts.reasoning.append(thought)
             if delta.tool_calls:
                 for fragment in delta.tool_calls:
                     call = parts.tool_calls.get(fragment.index)
@@ -314,6 +321,7 @@ class StreamAccumulator:
                 content="".join(parts.content) if parts.content else None,
                 refusal="".join(parts.refusal) if parts.refusal else None,
                 tool_calls=tool_calls or None,
+                reasoning_content="".join(parts.reasoning) if parts.reasoning else None,
             )
             choices.append(Choice(index=index, message=message, finish_reason=parts.finish_reason))
         return ChatCompletion(

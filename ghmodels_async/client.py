@@ -15,7 +15,7 @@ import ssl
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import aiohttp
 import msgspec
@@ -60,6 +60,11 @@ from .types import (
     Tool,
     ToolChoice,
 )
+
+if TYPE_CHECKING:
+    from ._parse import ParsedChatCompletion
+    from ._tool_loop import ToolEvent, ToolRunResult, ToolRunStream
+    from .tools import FunctionTool
 
 __all__ = ["Client", "RetryEvent"]
 
@@ -444,14 +449,14 @@ class Completions:
         max_completion_tokens: int | None = None,
         modalities: Sequence[Literal["text", "audio"]] | None = None,
         reasoning_effort: ReasoningEffort | None = None,
-        response_format: ResponseFormat | Mapping[str, Any] | None = None,
+        response_format: ResponseFormat | Mapping[str, Any] | type[Any] | None = None,
         seed: int | None = None,
         stream_options: StreamOptions | Mapping[str, Any] | None = None,
         stop: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_p: float | None = None,
         tool_choice: ToolChoice | Mapping[str, Any] | None = None,
-        tools: Sequence[ToolParam] | None = None,
+        tools: Sequence[ToolParam | FunctionTool[Any, Any]] | None = None,
         org: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -472,14 +477,14 @@ class Completions:
         max_completion_tokens: int | None = None,
         modalities: Sequence[Literal["text", "audio"]] | None = None,
         reasoning_effort: ReasoningEffort | None = None,
-        response_format: ResponseFormat | Mapping[str, Any] | None = None,
+        response_format: ResponseFormat | Mapping[str, Any] | type[Any] | None = None,
         seed: int | None = None,
         stream_options: StreamOptions | Mapping[str, Any] | None = None,
         stop: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_p: float | None = None,
         tool_choice: ToolChoice | Mapping[str, Any] | None = None,
-        tools: Sequence[ToolParam] | None = None,
+        tools: Sequence[ToolParam | FunctionTool[Any, Any]] | None = None,
         org: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -499,14 +504,14 @@ class Completions:
         max_completion_tokens: int | None = None,
         modalities: Sequence[Literal["text", "audio"]] | None = None,
         reasoning_effort: ReasoningEffort | None = None,
-        response_format: ResponseFormat | Mapping[str, Any] | None = None,
+        response_format: ResponseFormat | Mapping[str, Any] | type[Any] | None = None,
         seed: int | None = None,
         stream_options: StreamOptions | Mapping[str, Any] | None = None,
         stop: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_p: float | None = None,
         tool_choice: ToolChoice | Mapping[str, Any] | None = None,
-        tools: Sequence[ToolParam] | None = None,
+        tools: Sequence[ToolParam | FunctionTool[Any, Any]] | None = None,
         org: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -520,6 +525,12 @@ class Completions:
         """
         if not isinstance(stream, bool):
             raise ValidationError(f"stream must be True or False, got {stream!r}", field="stream")
+        if tools is not None or (
+            response_format is not None and type(response_format) is not dict
+        ):  # types and @function_tool objects become their JSON Schemas (tools.py)
+            from .tools import convert_typed_options
+
+            response_format, tools = convert_typed_options(response_format, tools)
         body = build_chat_body(
             {
                 "model": model,
@@ -551,8 +562,91 @@ class Completions:
             return await client._open_stream(url, body, headers, call_timeout, policy)
         raw = await client._request("POST", url, body, headers, call_timeout, policy)
         completion = client._decode(_completion_decoder, raw, "chat completion")
-        completion.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers)
+        completion.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers, raw.body)
         return completion
+
+    # -- typed output and tool loops (logic in _parse.py, _tool_loop.py, tools.py) --------
+
+    async def parse(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageParam],
+        response_format: type[T] | None = None,
+        tools: Sequence[ToolParam | FunctionTool[Any, Any]] | None = None,
+        **options: Any,
+    ) -> ParsedChatCompletion[T]:
+        """``create`` plus a typed parse: ``choices[i].message.parsed`` is the answer decoded
+        into ``response_format`` (a Struct, dataclass, TypedDict...; sent as a strict
+        json_schema), and each call of a ``@function_tool`` gets ``parsed_arguments``.
+
+        Raises LengthFinishReasonError / ContentFilterFinishReasonError when the answer
+        stopped early, ContentDecodeError when it does not match the type; a refusal
+        leaves ``parsed`` at None and sets ``message.refusal``.
+        """
+        from ._parse import parse_completion
+        from .tools import is_output_type, output_codec, tool_index
+
+        codec = output_codec(response_format) if is_output_type(response_format) else None
+        index = tool_index(tools)
+        if options.get("stream"):
+            raise ValidationError("parse does not stream; use create(stream=True)", field="stream")
+        completion = await self.create(
+            model=model, messages=messages, response_format=response_format, tools=tools,
+            **options,
+        )  # fmt: skip
+        return parse_completion(completion, codec, index)
+
+    async def run_tools(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageParam],
+        tools: Sequence[FunctionTool[Any, Any]],
+        max_rounds: int = 8,
+        tool_concurrency: int = 8,
+        tool_timeout: float | None = None,
+        on_event: Callable[[ToolEvent], Awaitable[None] | None] | None = None,
+        **options: Any,
+    ) -> ToolRunResult:
+        """Call the model, run the tools it asks for (concurrently, each bounded by its
+        timeout), send the results back, and repeat until it answers without tool calls.
+
+        ``on_event`` gets ToolCallStarted/ToolCallFinished. More than ``max_rounds`` model
+        calls raises MaxToolRoundsError; other keywords go to ``create``. See docs/tools.md.
+        """
+        from ._tool_loop import ToolLoop
+
+        loop = ToolLoop(
+            self, model=model, messages=messages, tools=tools, max_rounds=max_rounds,
+            tool_concurrency=tool_concurrency, tool_timeout=tool_timeout, on_event=on_event,
+            options=options,
+        )  # fmt: skip
+        return await loop.run()
+
+    def run_tools_stream(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageParam],
+        tools: Sequence[FunctionTool[Any, Any]],
+        max_rounds: int = 8,
+        tool_concurrency: int = 8,
+        tool_timeout: float | None = None,
+        on_event: Callable[[ToolEvent], Awaitable[None] | None] | None = None,
+        **options: Any,
+    ) -> ToolRunStream:
+        """The streaming ``run_tools``: iterate it for text deltas and tool events as they
+        happen; ``.result`` is the same ToolRunResult at the end. Arguments are checked
+        here, before any I/O; requests start with the iteration."""
+        from ._tool_loop import ToolLoop, ToolRunStream
+
+        loop = ToolLoop(
+            self, model=model, messages=messages, tools=tools, max_rounds=max_rounds,
+            tool_concurrency=tool_concurrency, tool_timeout=tool_timeout, on_event=on_event,
+            options=options,
+        )  # fmt: skip
+        return ToolRunStream(loop)
 
 
 class Chat:
@@ -606,7 +700,7 @@ class Embeddings:
         for item in result.data:
             if isinstance(item.embedding, str):  # encoding_format="base64": floats too
                 item.embedding = decode_base64_embedding(item.embedding)
-        result.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers)
+        result.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers, raw.body)
         return result
 
 

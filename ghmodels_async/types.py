@@ -120,7 +120,7 @@ class ImageURLPart(_Param, tag_field="type", tag="image_url"):
 ContentPart = TextPart | ImageURLPart
 
 
-class FunctionCall(Struct):
+class FunctionCall(Struct, dict=True):
     """The function a tool call invokes; ``arguments`` is a JSON string written by the model.
 
     Every field is always encoded: OpenAI-compatible servers require them in an assistant
@@ -129,6 +129,12 @@ class FunctionCall(Struct):
 
     name: str = ""
     arguments: str = ""
+
+    @property
+    def parsed_arguments(self) -> Any:
+        """The arguments decoded into the typed parameters of the ``function_tool`` of that
+        name (set by ``parse`` and ``run_tools``); ``None`` otherwise. Never encoded."""
+        return self.__dict__.get("_parsed_arguments")
 
 
 class ToolCall(Struct):
@@ -321,6 +327,16 @@ class ChatCompletionMessage(_Reply, omit_defaults=False):
     content: str | None = None
     refusal: str | None = None
     tool_calls: list[ToolCall] | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None
+
+    def __post_init__(self) -> None:
+        # vLLM, llama.cpp and DeepSeek send ``reasoning_content``; Ollama ``reasoning``:
+        # either name fills both, so code reading one works with every server.
+        if self.reasoning_content is None:
+            self.reasoning_content = self.reasoning
+        elif self.reasoning is None:
+            self.reasoning = self.reasoning_content
 
 
 class Choice(_Reply):
@@ -377,6 +393,8 @@ class ChoiceDelta(_Reply):
     content: str | None = None
     refusal: str | None = None
     tool_calls: list[ToolCallDelta] | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None  # Ollama's name for reasoning_content
 
 
 class ChunkChoice(_Reply):

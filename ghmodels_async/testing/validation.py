@@ -23,6 +23,7 @@ from ..contract import (
     TOP_P_MIN,
 )
 from .catalog import is_embeddings_model
+from .strict import strict_violation
 
 __all__ = [
     "CHAT_FIELDS",
@@ -109,6 +110,16 @@ def valid_org_login(login: str) -> bool:
 
 def _bad(name: str, message: str, code: str = "invalid_request_body") -> FakeAPIError:
     return FakeAPIError(400, code, f"Invalid value for '{name}': {message}")
+
+
+def _check_strict(schema: Any, path: str) -> None:
+    """Refuse a ``strict: true`` schema that breaks the strict-mode rules (strict.py)."""
+    violation = strict_violation(schema, path)
+    if violation is not None:
+        where, problem = violation
+        raise FakeAPIError(
+            400, "invalid_json_schema", f"Invalid schema for strict mode at '{where}': {problem}."
+        )
 
 
 def _is_int(value: Any) -> bool:
@@ -328,6 +339,8 @@ def _tools(value: Any) -> list[dict[str, Any]]:
             )
         if "strict" in fn and not isinstance(fn["strict"], bool):
             raise _bad(path + ".function.strict", "expected a boolean.", "invalid_type")
+        if fn.get("strict") is True and "parameters" in fn:
+            _check_strict(fn["parameters"], path + ".function.parameters")
     return value
 
 
@@ -388,6 +401,8 @@ def _response_format(value: Any) -> dict[str, Any] | None:
         raise _bad("response_format.json_schema.schema", "expected a JSON Schema object.")
     if "strict" in spec and not isinstance(spec["strict"], bool):
         raise _bad("response_format.json_schema.strict", "expected a boolean.", "invalid_type")
+    if spec.get("strict") is True:
+        _check_strict(spec["schema"], "response_format.json_schema.schema")
     return value
 
 
