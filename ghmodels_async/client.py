@@ -59,6 +59,8 @@ from .types import (
 __all__ = ["Client", "RetryEvent"]
 
 logger = logging.getLogger("ghmodels_async")
+#: The environment variable read for the base URL when ``base_url=`` is not passed.
+BASE_URL_ENV = "GHMODELS_BASE_URL"
 
 T = TypeVar("T")
 MessageParam = Message | ChatCompletionMessage | Mapping[str, Any]
@@ -98,14 +100,16 @@ class Client:
 
     Use it as ``async with Client() as client:``; it owns one aiohttp session, or borrows
     ``session=`` (which it then never closes). The token comes from ``token=`` or the
-    ``GITHUB_TOKEN`` environment variable and is only ever sent to ``base_url``.
+    ``GITHUB_TOKEN`` environment variable and is only ever sent to ``base_url``, which
+    comes from ``base_url=``, else the ``GHMODELS_BASE_URL`` environment variable, else
+    ``https://models.github.ai``.
     """
 
     def __init__(
         self,
         token: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str | None = None,
         path_prefix: str = "/inference",
         catalog_path: str = "/catalog/models",
         org: str | None = None,
@@ -124,6 +128,8 @@ class Client:
     ) -> None:
         if token is None:
             token = os.environ.get("GITHUB_TOKEN")
+        if base_url is None:
+            base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         if not token or not isinstance(token, str) or not token.strip():
             raise ConfigurationError(
                 "no token: pass Client(token=...) or set the GITHUB_TOKEN environment variable"
