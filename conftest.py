@@ -33,7 +33,14 @@ from sybil.parsers.markdown import CodeBlockParser, SkipParser
 from ghmodels_async import Client
 from ghmodels_async.testing import FakeServer
 
-_ENV = {"GITHUB_TOKEN": "docs-example-token"}
+# The token a user would have, plus placeholders for the keys the endpoint examples read
+# (those examples only construct clients; nothing is sent to a real service).
+_ENV = {
+    "GITHUB_TOKEN": "docs-example-token",
+    "AZURE_AI_TOKEN": "placeholder",
+    "AZURE_AI_API_KEY": "placeholder",
+    "OPENAI_API_KEY": "placeholder",
+}
 _STATE = "__docs_example_state__"
 
 
