@@ -23,14 +23,14 @@ LAYERS: list[tuple[str, str, str, list[tuple[str, str]]]] = [
         ("cli.py", "ghmodels chat / demo"),
         ("fanout.py", "fan_out, Outcome"),
     ]),
-    ("Client", "the retry loop", "#c5cae9", [
+    ("Client", "core + edge, retries", "#c5cae9", [
         ("client.py", "Client · chat.completions · embeddings · models"),
     ]),
     ("Pure core", "no I/O, tested alone", "#e0f2f1", [
         ("types.py", "Structs"),
         ("_sansio.py", "URLs, bodies, errors"),
         ("_retry.py", "waits"),
-        ("_sse.py · _stream.py", "chunks"),
+        ("_sse · _stream", "SSE to chunks"),
         ("_info.py", "headers"),
         ("_errors.py", "tree"),
     ]),
