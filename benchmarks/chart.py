@@ -43,10 +43,10 @@ PANELS: tuple[Panel, ...] = (
     Panel("import_ms", "Import time (lower is better)", "ms", 0),
 )
 
-WIDTH = 860
+WIDTH = 720
 MARGIN = 16
-NAME_W = 150
-VALUE_W = 90
+NAME_W = 140
+VALUE_W = 80
 BAR_H = 18
 BAR_GAP = 6
 TITLE_H = 28

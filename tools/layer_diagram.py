@@ -10,11 +10,11 @@ from html import escape
 from pathlib import Path
 
 OUT = Path(__file__).resolve().parent.parent / "docs" / "img" / "layers.svg"
-WIDTH = 900
+WIDTH = 860
 MARGIN = 20
 ROW_H = 58
 GAP = 16
-LABEL_W = 150
+LABEL_W = 130
 
 # (layer name, note, fill colour, boxes: (title, subtitle))
 LAYERS: list[tuple[str, str, str, list[tuple[str, str]]]] = [
@@ -68,6 +68,7 @@ def render() -> str:
         )
         inner_gap = 8
         w = (box_w_total - inner_gap * (len(boxes) - 1)) / len(boxes)
+        title_size = 13 if len(boxes) < 6 else 12
         for j, (title, sub) in enumerate(boxes):
             x = box_x0 + j * (w + inner_gap)
             cx = x + w / 2
@@ -76,7 +77,7 @@ def render() -> str:
                 f'fill="{fill}" stroke="#90a4ae"/>'
             )
             out.append(
-                f'<text x="{cx:.1f}" y="{y + 25}" font-size="13" font-weight="bold" '
+                f'<text x="{cx:.1f}" y="{y + 25}" font-size="{title_size}" font-weight="bold" '
                 f'text-anchor="middle" fill="#263238">{escape(title)}</text>'
             )
             out.append(
