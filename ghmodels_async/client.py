@@ -109,7 +109,7 @@ class Client:
         self,
         token: str | None = None,
         *,
-        base_url: str | None = None,
+        base_url: str = UNSET,
         path_prefix: str = "/inference",
         catalog_path: str = "/catalog/models",
         org: str | None = None,
@@ -128,7 +128,7 @@ class Client:
     ) -> None:
         if token is None:
             token = os.environ.get("GITHUB_TOKEN")
-        if base_url is None:
+        if base_url is UNSET:
             base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         if not token or not isinstance(token, str) or not token.strip():
             raise ConfigurationError(
