@@ -79,17 +79,35 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
                 os.environ[name] = value
 
 
+def _track_clients(created: list[Client]) -> Any:
+    """Record every Client a page creates (a later block may rebind its name), so the
+    page's teardown can close them all; returns the original ``__init__``."""
+    original = Client.__init__
+
+    def tracking_init(self: Client, *args: Any, **kwargs: Any) -> None:
+        original(self, *args, **kwargs)
+        created.append(self)
+
+    Client.__init__ = tracking_init  # type: ignore[method-assign]
+    return original
+
+
 def _setup(namespace: dict[str, Any]) -> None:
     server = _ServerThread()
     env = _environment({**_ENV, "GHMODELS_BASE_URL": server.start()})
     env.__enter__()
-    namespace[_STATE] = {"server": server, "env": env, "loop": None}
+    created: list[Client] = []
+    original_init = _track_clients(created)
+    namespace[_STATE] = {
+        "server": server, "env": env, "loop": None, "created": created, "init": original_init,
+    }  # fmt: skip
 
 
 def _teardown(namespace: dict[str, Any]) -> None:
     state = namespace.pop(_STATE)
+    Client.__init__ = state["init"]  # type: ignore[method-assign]
     loop: asyncio.AbstractEventLoop | None = state["loop"]
-    clients = [v for v in namespace.values() if isinstance(v, Client) and not v.closed]
+    clients = [c for c in state["created"] if not c.closed]
     try:
         if clients:
             runner = loop if loop is not None else asyncio.new_event_loop()
