@@ -26,11 +26,12 @@ class _ToolCallParts:
 
 
 class _ChoiceParts:
-    __slots__ = ("content", "finish_reason", "refusal", "role", "tool_calls")
+    __slots__ = ("content", "finish_reason", "reasoning", "refusal", "role", "tool_calls")
 
     def __init__(self) -> None:
         self.role = "assistant"
         self.content: list[str] = []
+        self.reasoning: list[str] = []
         self.refusal: list[str] = []
         self.finish_reason: str | None = None
         self.tool_calls: dict[int, _ToolCallParts] = {}
@@ -71,6 +72,9 @@ class StreamAccumulator:
                 parts.content.append(delta.content)
             if delta.refusal:
                 parts.refusal.append(delta.refusal)
+            thought = delta.reasoning_content or delta.reasoning
+            if thought:
+                parts.reasoning.append(thought)
             if delta.tool_calls:
                 for fragment in delta.tool_calls:
                     call = parts.tool_calls.get(fragment.index)
@@ -107,6 +111,7 @@ class StreamAccumulator:
                 content="".join(parts.content) if parts.content else None,
                 refusal="".join(parts.refusal) if parts.refusal else None,
                 tool_calls=tool_calls or None,
+                reasoning_content="".join(parts.reasoning) if parts.reasoning else None,
             )
             choices.append(Choice(index=index, message=message, finish_reason=parts.finish_reason))
         return ChatCompletion(

@@ -3,8 +3,8 @@
 It wires the pure core (``_sansio`` builds and reads messages, ``_retry`` decides
 waits, ``_sse``/``_stream`` decode streams) to the aiohttp edge (``_transport``): one
 retry loop (:meth:`Client._call`, whose ``try`` block is the one place a request is
-sent) makes attempts and sleeps the waits the policy asks for. It parses no bytes
-and no headers itself, and does not import aiohttp.
+sent) makes attempts and sleeps the waits the policy asks for. It parses no bytes and
+no headers itself, and does not import aiohttp.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import inspect
 import logging
 import os
 import ssl
+import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
 from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, overload
@@ -26,11 +27,13 @@ from ._errors import (
     APIStatusError,
     ClientClosedError,
     ConfigurationError,
+    GHModelsError,
     IncompleteStreamError,
     RedirectError,
     ValidationError,
 )
 from ._info import ResponseInfo
+from ._redact import Redactor
 from ._retry import RetryPolicy, retry_decision
 from ._sansio import (
     DEFAULT_BASE_URL,
@@ -38,14 +41,16 @@ from ._sansio import (
     build_chat_body,
     build_embeddings_body,
     check_headers,
+    check_secret,
+    decode_base64_embedding,
     decode_body,
     error_for_answer,
     make_headers,
-    validate_org,
 )
 from ._stream import ChatCompletionStream
 from ._timeout import Timeout
 from ._transport import RawResponse, Transport
+from .contract import EncodingFormat, ReasoningEffort
 from .types import (
     CatalogModel,
     ChatCompletion,
@@ -58,12 +63,18 @@ from .types import (
     ToolChoice,
 )
 
-if TYPE_CHECKING:  # only for the session= annotation: the edge alone imports aiohttp
-    import aiohttp
+if TYPE_CHECKING:
+    import aiohttp  # only for the session= annotation: the edge alone imports aiohttp
+
+    from ._parse import ParsedChatCompletion
+    from ._tool_loop import ToolEvent, ToolRunResult, ToolRunStream
+    from .tools import FunctionTool
 
 __all__ = ["Client", "RetryEvent"]
 
 logger = logging.getLogger("ghmodels_async")
+#: The environment variable read for the base URL when ``base_url=`` is not passed.
+BASE_URL_ENV = "GHMODELS_BASE_URL"
 
 T = TypeVar("T")
 MessageParam = Message | ChatCompletionMessage | Mapping[str, Any]
@@ -93,7 +104,10 @@ class RetryEvent(msgspec.Struct, frozen=True):
 
 
 class _ModelList(msgspec.Struct):
-    data: list[CatalogModel] = msgspec.field(default_factory=list)
+    """An OpenAI-style ``{"object": "list", "data": [...]}`` (Ollama sends ``null``
+    for an empty one)."""
+
+    data: list[CatalogModel] | None = None
 
 
 DEFAULT_TIMEOUT = Timeout()
@@ -107,9 +121,13 @@ class Client:
 
     Use it as ``async with Client() as client:``; it owns one aiohttp session, or borrows
     ``session=`` (which it then never closes). The token comes from ``token=`` or the
-    ``GITHUB_TOKEN`` environment variable and is only ever sent to ``base_url``.
-    ``max_retries=``/``max_retry_wait=`` set the retries (:attr:`retry_policy` is what
-    they amount to); ``on_retry`` is called with a :class:`RetryEvent` before each wait.
+    ``GITHUB_TOKEN`` environment variable and is only ever sent to ``base_url``, which
+    comes from ``base_url=``, else the ``GHMODELS_BASE_URL`` environment variable, else
+    ``https://models.github.ai``. An Azure AI Foundry key can be given as ``api_key=``
+    instead (sent as ``api-key``, no bearer token). A client belongs to the event loop
+    it first runs in. ``max_retries=``/``max_retry_wait=`` set the retries
+    (:attr:`retry_policy` is what they amount to); ``on_retry`` is called with a
+    :class:`RetryEvent` before each wait.
     """
 
     #: Awaited with the seconds to wait before a retry; tests replace it (on the class
@@ -120,9 +138,9 @@ class Client:
         self,
         token: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str = UNSET,
         path_prefix: str = "/inference",
-        catalog_path: str = "/catalog/models",
+        catalog_path: str | None = None,
         org: str | None = None,
         api_version: str | None = None,
         headers: Mapping[str, str] | None = None,
@@ -135,15 +153,23 @@ class Client:
         verify_ssl: bool | ssl.SSLContext = True,
         max_response_bytes: int = 64 * 1024 * 1024,
         max_event_bytes: int = 4 * 1024 * 1024,
+        api_key: str | None = None,
     ) -> None:
-        if token is None:
-            token = os.environ.get("GITHUB_TOKEN")
-        if not token or not isinstance(token, str) or not token.strip():
-            raise ConfigurationError(
-                "no token: pass Client(token=...) or set the GITHUB_TOKEN environment variable"
-            )
-        if any(c in token for c in "\r\n\0 "):
-            raise ConfigurationError("the token contains whitespace or control characters")
+        if base_url is UNSET:
+            base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        if api_key is not None:
+            if token is not None:
+                raise ConfigurationError("pass either token= or api_key=, not both")
+            check_secret("api_key", api_key)
+        else:
+            if token is None:
+                token = os.environ.get("GITHUB_TOKEN")
+            if token is None or (isinstance(token, str) and not token.strip()):
+                raise ConfigurationError(
+                    "no token: pass Client(token=...) or set the GITHUB_TOKEN environment "
+                    "variable (or api_key=... for an Azure AI Foundry key)"
+                )
+            check_secret("token", token)
         if verify_ssl is False:
             ssl_setting: ssl.SSLContext | bool = False
         elif isinstance(verify_ssl, ssl.SSLContext) or verify_ssl is True:
@@ -156,8 +182,9 @@ class Client:
         ):
             check(size, _Size, f"{name} must be an integer >= 1, got {{value!r}}")
         self._endpoints = Endpoints(base_url, path_prefix, catalog_path, api_version)
-        self._org = None if org is None else validate_org(org)
-        self._headers = make_headers(token, headers)
+        self._org = None if org is None else self._endpoints.check_org(org, ConfigurationError)
+        self._headers = make_headers(token, headers, api_key=api_key)
+        self._redactor = Redactor(token, api_key)
         self._timeout = Timeout.coerce(timeout)
         self._retry = RetryPolicy(max_retries=max_retries, max_retry_wait=max_retry_wait)
         self._on_retry = on_retry
@@ -174,6 +201,16 @@ class Client:
         self.models = Models(self)
 
     # -- lifecycle ---------------------------------------------------------
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        transport = getattr(self, "_transport", None)
+        if transport is not None and transport.needs_close:
+            _warn(
+                f"unclosed ghmodels_async client {self!r}: use 'async with Client() as "
+                "client:' or 'await client.close()' so its connections are released",
+                ResourceWarning,
+                source=self,
+            )
 
     async def __aenter__(self) -> Client:
         if self._transport.closed:
@@ -262,7 +299,7 @@ class Client:
     ) -> None:
         """Report retry ``attempt + 1`` and sleep ``delay`` seconds; close() cuts the wait."""
         status = failure.status_code if isinstance(failure, APIStatusError) else None
-        reason = str(failure)
+        reason = self._redactor.text(str(failure))
         if logger.isEnabledFor(logging.INFO):
             logger.info("retry %d/%d in %.2f s: %s", attempt + 1, policy.max_retries, delay, reason)
         if self._on_retry is not None:
@@ -321,25 +358,29 @@ class Client:
         """The retry loop (plain and streaming calls alike): one attempt, and on a
         failure the pure policy's answer: a wait (sleep it, go again) or the error to raise.
 
-        The ``try`` block below is the one attempt, the single place a request is sent
+        The inner ``try`` block is the one attempt, the single place a request is sent
         (inline for the plain path: a coroutine level less on every read of every call).
+        Every error leaves scrubbed (no token, no aiohttp exception chained).
         """
         attempt = 0
         transport = self._transport
-        while True:
-            try:
-                if stream:
-                    return await self._open_stream(url, body, headers, timeout)
-                raw = await transport.request(method, url, headers, body, timeout)
-                if raw.status < 300:
-                    return raw
-                raise error_for_answer(raw.status, raw.headers, raw.body)
-            except _JUDGED as failure:
-                decision = retry_decision(policy, attempt, failure)
-                if isinstance(decision, BaseException):
-                    raise decision from None
-                await self._before_retry(attempt, policy, decision, url, failure)
-            attempt += 1
+        try:
+            while True:
+                try:
+                    if stream:
+                        return await self._open_stream(url, body, headers, timeout)
+                    raw = await transport.request(method, url, headers, body, timeout)
+                    if raw.status < 300:
+                        return raw
+                    raise error_for_answer(raw.status, raw.headers, raw.body)
+                except _JUDGED as failure:
+                    decision = retry_decision(policy, attempt, failure)
+                    if isinstance(decision, BaseException):
+                        raise decision from None
+                    await self._before_retry(attempt, policy, decision, url, failure)
+                attempt += 1
+        except GHModelsError as exc:
+            raise self._redactor.scrub(exc) from None
 
     async def _open_stream(
         self, url: str, body: bytes | None, headers: Mapping[str, str], timeout: Timeout
@@ -350,7 +391,7 @@ class Client:
         transport = self._transport
         handle = await transport.open_stream(url, headers, body, timeout)
         if handle.status < 300:
-            opened = ChatCompletionStream(handle, self._max_event_bytes)
+            opened = ChatCompletionStream(handle, self._max_event_bytes, self._redactor)
             await opened._fill()
             return opened
         try:
@@ -360,6 +401,13 @@ class Client:
         finally:
             handle.close()
         raise error_for_answer(handle.status, handle.headers, error_body)
+
+    def _decode(self, decoder: msgspec.json.Decoder[T], raw: RawResponse, what: str) -> T:
+        """Decode a 2xx body; a malformed one raises a scrubbed ResponseDecodeError."""
+        try:
+            return decode_body(decoder, raw.body, what)
+        except GHModelsError as exc:
+            raise self._redactor.scrub(exc) from None
 
 
 class Completions:
@@ -380,15 +428,15 @@ class Completions:
         max_tokens: int | None = None,
         max_completion_tokens: int | None = None,
         modalities: Sequence[Literal["text", "audio"]] | None = None,
-        reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None,
-        response_format: ResponseFormat | Mapping[str, Any] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
+        response_format: ResponseFormat | Mapping[str, Any] | type[Any] | None = None,
         seed: int | None = None,
         stream_options: StreamOptions | Mapping[str, Any] | None = None,
         stop: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_p: float | None = None,
         tool_choice: ToolChoice | Mapping[str, Any] | None = None,
-        tools: Sequence[ToolParam] | None = None,
+        tools: Sequence[ToolParam | FunctionTool[Any, Any]] | None = None,
         org: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -408,15 +456,15 @@ class Completions:
         max_tokens: int | None = None,
         max_completion_tokens: int | None = None,
         modalities: Sequence[Literal["text", "audio"]] | None = None,
-        reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None,
-        response_format: ResponseFormat | Mapping[str, Any] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
+        response_format: ResponseFormat | Mapping[str, Any] | type[Any] | None = None,
         seed: int | None = None,
         stream_options: StreamOptions | Mapping[str, Any] | None = None,
         stop: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_p: float | None = None,
         tool_choice: ToolChoice | Mapping[str, Any] | None = None,
-        tools: Sequence[ToolParam] | None = None,
+        tools: Sequence[ToolParam | FunctionTool[Any, Any]] | None = None,
         org: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -435,15 +483,15 @@ class Completions:
         max_tokens: int | None = None,
         max_completion_tokens: int | None = None,
         modalities: Sequence[Literal["text", "audio"]] | None = None,
-        reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None,
-        response_format: ResponseFormat | Mapping[str, Any] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
+        response_format: ResponseFormat | Mapping[str, Any] | type[Any] | None = None,
         seed: int | None = None,
         stream_options: StreamOptions | Mapping[str, Any] | None = None,
         stop: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_p: float | None = None,
         tool_choice: ToolChoice | Mapping[str, Any] | None = None,
-        tools: Sequence[ToolParam] | None = None,
+        tools: Sequence[ToolParam | FunctionTool[Any, Any]] | None = None,
         org: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -457,6 +505,12 @@ class Completions:
         """
         if not isinstance(stream, bool):
             raise ValidationError(f"stream must be True or False, got {stream!r}", field="stream")
+        if tools is not None or (
+            response_format is not None and type(response_format) is not dict
+        ):  # types and @function_tool objects become their JSON Schemas (tools.py)
+            from .tools import convert_typed_options
+
+            response_format, tools = convert_typed_options(response_format, tools)
         body = build_chat_body(
             {
                 "model": model,
@@ -488,9 +542,92 @@ class Completions:
         if stream:
             return await client._call("POST", url, body, headers, call_timeout, policy, True)
         raw = await client._call("POST", url, body, headers, call_timeout, policy)
-        completion = decode_body(_completion_decoder, raw.body, "chat completion")
-        completion.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers)
+        completion = client._decode(_completion_decoder, raw, "chat completion")
+        completion.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers, raw.body)
         return completion
+
+    # -- typed output and tool loops (logic in _parse.py, _tool_loop.py, tools.py) --------
+
+    async def parse(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageParam],
+        response_format: type[T] | None = None,
+        tools: Sequence[ToolParam | FunctionTool[Any, Any]] | None = None,
+        **options: Any,
+    ) -> ParsedChatCompletion[T]:
+        """``create`` plus a typed parse: ``choices[i].message.parsed`` is the answer decoded
+        into ``response_format`` (a Struct, dataclass, TypedDict...; sent as a strict
+        json_schema), and each call of a ``@function_tool`` gets ``parsed_arguments``.
+
+        Raises LengthFinishReasonError / ContentFilterFinishReasonError when the answer
+        stopped early, ContentDecodeError when it does not match the type; a refusal
+        leaves ``parsed`` at None and sets ``message.refusal``.
+        """
+        from ._parse import parse_completion
+        from .tools import is_output_type, output_codec, tool_index
+
+        codec = output_codec(response_format) if is_output_type(response_format) else None
+        index = tool_index(tools)
+        if options.get("stream"):
+            raise ValidationError("parse does not stream; use create(stream=True)", field="stream")
+        completion = await self.create(
+            model=model, messages=messages, response_format=response_format, tools=tools,
+            **options,
+        )  # fmt: skip
+        return parse_completion(completion, codec, index)
+
+    async def run_tools(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageParam],
+        tools: Sequence[FunctionTool[Any, Any]],
+        max_rounds: int = 8,
+        tool_concurrency: int = 8,
+        tool_timeout: float | None = None,
+        on_event: Callable[[ToolEvent], Awaitable[None] | None] | None = None,
+        **options: Any,
+    ) -> ToolRunResult:
+        """Call the model, run the tools it asks for (concurrently, each bounded by its
+        timeout), send the results back, and repeat until it answers without tool calls.
+
+        ``on_event`` gets ToolCallStarted/ToolCallFinished. More than ``max_rounds`` model
+        calls raises MaxToolRoundsError; other keywords go to ``create``. See docs/tools.md.
+        """
+        from ._tool_loop import ToolLoop
+
+        loop = ToolLoop(
+            self, model=model, messages=messages, tools=tools, max_rounds=max_rounds,
+            tool_concurrency=tool_concurrency, tool_timeout=tool_timeout, on_event=on_event,
+            options=options,
+        )  # fmt: skip
+        return await loop.run()
+
+    def run_tools_stream(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageParam],
+        tools: Sequence[FunctionTool[Any, Any]],
+        max_rounds: int = 8,
+        tool_concurrency: int = 8,
+        tool_timeout: float | None = None,
+        on_event: Callable[[ToolEvent], Awaitable[None] | None] | None = None,
+        **options: Any,
+    ) -> ToolRunStream:
+        """The streaming ``run_tools``: iterate it for text deltas and tool events as they
+        happen; ``.result`` is the same ToolRunResult at the end. Arguments are checked
+        here, before any I/O; requests start with the iteration."""
+        from ._tool_loop import ToolLoop, ToolRunStream
+
+        loop = ToolLoop(
+            self, model=model, messages=messages, tools=tools, max_rounds=max_rounds,
+            tool_concurrency=tool_concurrency, tool_timeout=tool_timeout, on_event=on_event,
+            options=options,
+        )  # fmt: skip
+        return ToolRunStream(loop)
 
 
 class Chat:
@@ -511,7 +648,7 @@ class Embeddings:
         *,
         model: str,
         input: str | Sequence[str],
-        encoding_format: Literal["float", "base64"] | None = None,
+        encoding_format: EncodingFormat | None = None,
         dimensions: int | None = None,
         user: str | None = None,
         org: str | None = None,
@@ -540,8 +677,11 @@ class Embeddings:
             client._call_timeout(timeout),
             client._call_policy(max_retries),
         )
-        result = decode_body(_embeddings_decoder, raw.body, "embeddings")
-        result.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers)
+        result = client._decode(_embeddings_decoder, raw, "embeddings")
+        for item in result.data:
+            if isinstance(item.embedding, str):  # encoding_format="base64": floats too
+                item.embedding = decode_base64_embedding(item.embedding)
+        result.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers, raw.body)
         return result
 
 
@@ -558,7 +698,8 @@ class Models:
         timeout: Timeout | float | None = UNSET,
         max_retries: int = UNSET,
     ) -> list[CatalogModel]:
-        """``GET /catalog/models`` (an OpenAI-style ``{"data": [...]}`` list also works)."""
+        """The models: GitHub's ``GET /catalog/models``, or with another ``path_prefix``
+        the OpenAI route ``GET {prefix}/models`` (``{"object": "list", "data": [...]}``)."""
         client = self._client
         raw = await client._call(
             "GET",
@@ -568,5 +709,9 @@ class Models:
             client._call_timeout(timeout),
             client._call_policy(max_retries),
         )
-        catalog = decode_body(_catalog_decoder, raw.body, "catalog")
-        return catalog.data if isinstance(catalog, _ModelList) else catalog
+        catalog: list[CatalogModel] | _ModelList = client._decode(
+            _catalog_decoder, raw, "catalog"
+        )
+        if isinstance(catalog, _ModelList):
+            return catalog.data or []
+        return catalog

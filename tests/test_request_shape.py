@@ -118,9 +118,16 @@ def test_custom_base_url_and_path_prefix(base_url: str, prefix: str, expected: s
     assert client._url("chat/completions", None) == expected
 
 
-def test_custom_prefix_with_org_and_catalog_path() -> None:
+def test_custom_prefix_with_org_is_refused() -> None:
+    # Org attribution is GitHub's /orgs/{org}/inference route; elsewhere it is refused.
+    client = Client(TOKEN, base_url="http://localhost:8000", path_prefix="/v1")
+    with pytest.raises(ValidationError) as info:
+        client._url("embeddings", "acme")
+    assert info.value.field == "org"
+
+
+def test_custom_catalog_path() -> None:
     endpoints = Endpoints("http://localhost:8000", "/v1", "/v1/models")
-    assert endpoints.url("embeddings", "acme") == "http://localhost:8000/orgs/acme/v1/embeddings"
     assert endpoints.catalog_url == "http://localhost:8000/v1/models"
 
 
