@@ -8,6 +8,7 @@ or a missing ``model`` never breaks decoding. This module knows no URLs and no I
 
 from typing import TYPE_CHECKING, Annotated, Any, Literal
 
+import msgspec
 from msgspec import Meta, Struct, field
 
 from .contract import (
@@ -464,3 +465,8 @@ class EmbeddingsResponse(_Response):
     data: list[Embedding] = field(default_factory=list)
     model: str = ""
     usage: EmbeddingsUsage | None = None
+
+
+def to_builtins(obj: Any) -> Any:
+    """Plain JSON-ready data from a Struct (or anything msgspec can encode)."""
+    return msgspec.to_builtins(obj)

@@ -29,9 +29,15 @@ from ghmodels_async import (
     StreamEventError,
     ValidationError,
 )
-from ghmodels_async._errors import RETIREMENT_HINT
+from ghmodels_async._errors import (
+    RETIREMENT_HINT,
+    ContentDecodeError,
+    FinishReasonError,
+    MaxToolRoundsError,
+)
 from ghmodels_async._retry import retry_decision
 from ghmodels_async._sansio import error_for_answer, error_from_response
+from ghmodels_async.types import ChatCompletion
 
 POLICY = RetryPolicy(max_retries=3, initial_backoff=0.5, max_backoff=8.0, max_retry_wait=60.0)
 RAND = 0.5  # the jitter draw every row uses: backoff = 0.5 * min(8, 0.5 * 2**attempt)
@@ -192,6 +198,14 @@ def _error_classes() -> list[type[GHModelsError]]:
 
 
 def _example(cls: type[GHModelsError]) -> GHModelsError:
+    completion = ChatCompletion(id="chatcmpl-1", model="m")
+    if issubclass(cls, FinishReasonError):
+        return cls("cut", completion=completion)
+    if issubclass(cls, ContentDecodeError):
+        return cls("bad json", raw="{", where="content", completion=completion)
+    if issubclass(cls, MaxToolRoundsError):
+        return cls("rounds", messages=[{"role": "user", "content": "hi"}], completion=completion,
+                   rounds=3)  # fmt: skip
     if issubclass(cls, RetryWaitTooLongError):
         return cls("wait", wait=99.0, status_code=429, code="c", headers={"Retry-After": "99"},
                    body=b"{}", param="p", error_type="t", details={"k": [1]})  # fmt: skip
