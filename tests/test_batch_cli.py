@@ -41,7 +41,9 @@ def answered_ids(path: Path) -> list[str]:
     return ids
 
 
-async def start_batch(server: FakeServer, *args: str, token: str = "t") -> asyncio.subprocess.Process:
+async def start_batch(
+    server: FakeServer, *args: str, token: str = "t"
+) -> asyncio.subprocess.Process:
     env = {**os.environ, "GITHUB_TOKEN": token}
     return await asyncio.create_subprocess_exec(
         sys.executable, "-m", "ghmodels_async", "batch", "--base-url", server.url, *args,
