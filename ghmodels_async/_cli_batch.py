@@ -181,6 +181,7 @@ async def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
                 requests_per_minute=args.rpm,
                 max_consecutive_failures=args.max_consecutive_failures, progress=progress,
             )  # fmt: skip
+            run.prepare()
             async with progress.running():
                 summary = await run.run()
     except asyncio.CancelledError:

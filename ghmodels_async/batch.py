@@ -289,6 +289,9 @@ class BatchRun:
         self.progress = progress
         self.on_bad_line = on_bad_line
         self.summary = BatchSummary()
+        #: lines this run expects to send (known after :meth:`prepare`)
+        self.expected: int | None = None
+        self._prepared: tuple[IdSet, IdSet, LineWriter] | None = None
 
     def _work(self, skip: IdSet, retry: IdSet) -> Iterator[BatchRequest | BadLine]:
         checking = bool(skip) or bool(retry)
@@ -330,22 +333,43 @@ class BatchRun:
         tokens = result.usage.total_tokens if result.usage is not None else 0
         return _Result(_output(work.line, work.custom_id, response, None), None, tokens)
 
+    def prepare(self) -> None:
+        """Open the files: repair a torn last line of the output, read the ids it holds,
+        count the input. ``run()`` calls it if needed; call it first to fail early (a
+        missing input, an output that cannot be written) before showing progress."""
+        if self._prepared is not None:
+            return
+        summary = self.summary
+        if not self.source.is_file():
+            raise ValidationError(f"input file not found: {self.source}", field="input")
+        if self.target.exists() and not self.target.is_file():
+            raise ValidationError(f"output is not a regular file: {self.target}", field="output")
+        try:
+            summary.repaired_bytes = repair_torn_tail(self.target)
+            done, only_failed, summary.unreadable_output_lines = scan_output(self.target)
+            expected = count_lines(self.source) - len(done)
+            writer = LineWriter(self.target)
+        except OSError as exc:
+            raise ValidationError(
+                f"cannot use {exc.filename or self.target}: {exc.strerror or exc}",
+                field="output" if exc.filename != str(self.source) else "input",
+            ) from None
+        if not self.retry_failed:
+            expected -= len(only_failed)
+        self.expected = max(0, expected)
+        self._prepared = (done, only_failed, writer)
+
     async def run(self) -> BatchSummary:
         """Process the batch; return the summary (a fatal error ends it early, in
         ``summary.stopped``)."""
         summary = self.summary
         started = time.monotonic()
-        if not self.source.is_file():
-            raise ValidationError(f"input file not found: {self.source}", field="input")
-        summary.repaired_bytes = repair_torn_tail(self.target)
-        done, only_failed, summary.unreadable_output_lines = scan_output(self.target)
+        self.prepare()
+        assert self._prepared is not None
+        done, only_failed, writer = self._prepared
         progress = self.progress
         if progress is not None:
-            expected = count_lines(self.source) - len(done)
-            if not self.retry_failed:
-                expected -= len(only_failed)
-            progress.total = max(0, expected)
-        writer = LineWriter(self.target)
+            progress.total = self.expected
         in_a_row = 0
         try:
             stream = fan_out_stream(
@@ -363,7 +387,13 @@ class BatchRun:
                         break
                     result = outcome.value
                     assert result is not None
-                    writer.write(result.data)
+                    try:
+                        writer.write(result.data)
+                    except OSError as exc:  # disk full, file system gone: stop, keep what is in
+                        summary.stopped = BatchStoppedError(
+                            f"cannot write {self.target}: {exc.strerror or exc}"
+                        )
+                        break
                     summary.tokens += result.tokens
                     if result.error_type is None:
                         summary.answered += 1

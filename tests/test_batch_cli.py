@@ -143,6 +143,8 @@ def test_complete_run_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]
         (["batch", "{missing}", "{out}"], "input file not found"),
         (["batch", "{in}", "{in}"], "different files"),
         (["batch", "{in}", "{out}", "--tier", "high"], "rate limiter"),
+        (["batch", "{in}", "{nodir}"], "No such file or directory"),
+        (["batch", "{in}", "{dir}"], "not a regular file"),
     ],
 )
 def test_usage_errors_exit_2(
@@ -150,7 +152,8 @@ def test_usage_errors_exit_2(
 ) -> None:
     source = write_input(tmp_path / "in.jsonl", 1)
     names = {"{in}": str(source), "{out}": str(tmp_path / "o.jsonl"),
-             "{missing}": str(tmp_path / "missing.jsonl")}
+             "{missing}": str(tmp_path / "missing.jsonl"), "{dir}": str(tmp_path),
+             "{nodir}": str(tmp_path / "no" / "out.jsonl")}
     assert main(["--fake", *(names.get(a, a) for a in argv)]) == 2
     assert words in capsys.readouterr().err
 
