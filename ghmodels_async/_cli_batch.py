@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import signal
 import sys
 from pathlib import Path
@@ -20,6 +21,7 @@ from ._errors import ConfigurationError, ValidationError
 
 if TYPE_CHECKING:
     from .batch import BatchSummary
+    from .progress import Progress
 
 __all__ = ["EXIT_BATCH_INCOMPLETE", "EXIT_TERMINATED", "add_batch_command", "cmd_batch"]
 
@@ -29,7 +31,7 @@ EXIT_BATCH_INCOMPLETE = 8
 #: Stopped by SIGTERM (Ctrl-C gives 130); every answer written so far is kept.
 EXIT_TERMINATED = 143
 
-TIERS = ("low", "high", "embeddings", "custom")
+TIERS = ("auto", "low", "high", "embeddings", "reasoning")
 
 
 def _positive_int(text: str) -> int:
@@ -80,7 +82,8 @@ def add_batch_command(commands: Any, common: argparse.ArgumentParser) -> None:
     limits.add_argument("--tpm", type=_positive_float, default=None,
                         help="at most this many tokens per minute (needs the rate limiter)")
     limits.add_argument("--tier", choices=TIERS, default=None,
-                        help="pace to a GitHub Models rate-limit tier (needs the rate limiter)")
+                        help="pace to a GitHub Models rate-limit tier; auto: each model's "
+                             "tier from the catalog (needs the rate limiter)")
     shown = batch.add_argument_group("progress")
     shown.add_argument("-q", "--quiet", action="store_true", help="no progress, no summary")
     shown.add_argument("--progress", choices=("auto", "live", "plain"), default="auto",
@@ -89,14 +92,47 @@ def add_batch_command(commands: Any, common: argparse.ArgumentParser) -> None:
                        metavar="SECONDS", help="seconds between plain progress lines (10)")
 
 
-def _rate_limiter(args: argparse.Namespace) -> Any:
-    """The client's rate limiter for ``--tpm`` / ``--tier`` (None when not asked)."""
-    if args.tpm is None and args.tier is None:
+def _rate_limiter(args: argparse.Namespace, progress: Progress) -> Any:
+    """The client's shared rate limiter for ``--rpm`` / ``--tpm`` / ``--tier`` (None when
+    none is asked). Waits it imposes show as the progress line's current wait.
+
+    Without the in-process limiter (``ghmodels_async.ratelimit.Limiter``), ``--rpm``
+    still works through the fan-out's own pacing; ``--tpm`` and ``--tier`` need it.
+    """
+    if args.tpm is None and args.tier is None and args.rpm is None:
         return None
-    raise ConfigurationError(
-        "--tpm and --tier need the in-process rate limiter (ghmodels_async.ratelimit), "
-        "which this build does not have; --rpm works without it"
-    )
+    if args.tier is not None and (args.tpm is not None or args.rpm is not None):
+        raise ValidationError("pass either --tier or --rpm/--tpm, not both", field="tier")
+    ratelimit = importlib.import_module("ghmodels_async.ratelimit")
+    limiter_class = getattr(ratelimit, "Limiter", None)
+    tier_class = getattr(ratelimit, "TierLimiter", None)
+    if limiter_class is None or tier_class is None:
+        if args.tpm is None and args.tier is None:
+            return None  # --rpm alone: paced by fan_out_stream(requests_per_minute=...)
+        raise ConfigurationError(
+            "--tpm and --tier need the in-process rate limiter (ghmodels_async.ratelimit), "
+            "which this build does not have; --rpm works without it"
+        )
+
+    def on_wait(model: str, seconds: float, reason: str) -> None:
+        progress.on_wait(seconds, f"{model}: {reason}")
+
+    if args.tier is not None:
+        default = "high" if args.tier == "auto" else args.tier
+        return tier_class(default_tier=default, on_wait=on_wait)
+    return limiter_class(requests_per_minute=args.rpm, tokens_per_minute=args.tpm,
+                         on_wait=on_wait)
+
+
+async def _load_tiers(limiter: Any, client: Any) -> None:
+    """``--tier auto``: each model's tier from the catalog (or ``high`` without one)."""
+    from ._errors import GHModelsError
+
+    try:
+        await limiter.load_catalog(client)
+    except GHModelsError as exc:
+        print(f"ghmodels: warning: no catalog ({exc}); pacing every model as 'high'",
+              file=sys.stderr)
 
 
 def write_summary(summary: BatchSummary, out: TextIO, output: Path) -> None:
@@ -142,11 +178,11 @@ async def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
         raise ValidationError(f"input file not found: {source}", field="input")
     if source.resolve() == target.resolve():
         raise ValidationError("IN and OUT must be different files", field="output")
-    limiter = _rate_limiter(args)
     progress = Progress(
         stream=sys.stderr, mode="quiet" if args.quiet else args.progress,
         interval=args.progress_interval, label="batch",
     )  # fmt: skip
+    limiter = _rate_limiter(args, progress)
     options: dict[str, Any] = {
         "max_connections": max(args.concurrency, 1),
         "on_retry": lambda event: progress.on_wait(event.delay, event.reason),
@@ -175,10 +211,12 @@ async def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
     run = None
     try:
         async with open_client(args, **options) as client:
+            if args.tier == "auto" and limiter is not None:
+                await _load_tiers(limiter, client)
             run = BatchRun(
                 client, source, target, concurrency=args.concurrency,
                 retry_failed=args.retry_failed, model=args.model,
-                requests_per_minute=args.rpm,
+                requests_per_minute=args.rpm if limiter is None else None,
                 max_consecutive_failures=args.max_consecutive_failures, progress=progress,
             )  # fmt: skip
             run.prepare()
