@@ -103,7 +103,10 @@ def _rate_limiter(args: argparse.Namespace, progress: Progress) -> Any:
         return None
     if args.tier is not None and (args.tpm is not None or args.rpm is not None):
         raise ValidationError("pass either --tier or --rpm/--tpm, not both", field="tier")
-    ratelimit = importlib.import_module("ghmodels_async.ratelimit")
+    try:
+        ratelimit: Any = importlib.import_module("ghmodels_async.ratelimit")
+    except ImportError:
+        ratelimit = None
     limiter_class = getattr(ratelimit, "Limiter", None)
     tier_class = getattr(ratelimit, "TierLimiter", None)
     if limiter_class is None or tier_class is None:
