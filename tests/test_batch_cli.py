@@ -8,6 +8,7 @@ import json
 import os
 import signal
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -163,3 +164,20 @@ def test_bad_concurrency_is_a_usage_error(tmp_path: Path, bad: str) -> None:
     with pytest.raises(SystemExit) as caught:
         main(["batch", "in", "out", "--concurrency", bad])
     assert caught.value.code == 2
+
+
+def test_rpm_paces_the_batch(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source, target = write_input(tmp_path / "in.jsonl", 8), tmp_path / "out.jsonl"
+    started = time.monotonic()
+    assert main(["--fake", "batch", str(source), str(target), "-c", "8", "--rpm", "600"]) == 0
+    assert time.monotonic() - started >= 7 * 0.1 * 0.95  # 8 starts at least 0.1 s apart
+    assert len(answered_ids(target)) == 8
+
+
+def test_tier_and_rpm_together_are_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = write_input(tmp_path / "in.jsonl", 1)
+    argv = ["--fake", "batch", str(source), str(tmp_path / "o"), "--tier", "low", "--rpm", "5"]
+    assert main(argv) == 2
+    assert "either --tier or --rpm" in capsys.readouterr().err

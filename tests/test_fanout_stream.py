@@ -258,3 +258,15 @@ async def test_streamed_chat_calls_over_one_client() -> None:
             o.index: o.value async for o in fan_out_stream(ask, range(300), concurrency=40)
         }
     assert answers == {n: f"Echo: n{n}" for n in range(300)}
+
+
+async def test_requests_per_minute_spaces_the_starts() -> None:
+    starts: list[float] = []
+
+    async def work(item: int) -> None:
+        starts.append(asyncio.get_running_loop().time())
+
+    async for _ in fan_out_stream(work, range(4), concurrency=4, requests_per_minute=60 * 20):
+        pass
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert all(gap >= 0.045 for gap in gaps), gaps
