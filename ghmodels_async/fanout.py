@@ -259,7 +259,6 @@ class _Pool(Generic[R]):
             else:
                 self._pending[message.index] = message
 
-
     def release_slot(self) -> None:
         """The consumer took an outcome: one more item may be pulled."""
         assert self._slots is not None
