@@ -238,7 +238,9 @@ def batch_run(origin: str, args: argparse.Namespace) -> dict[str, Any]:
         code = os.waitstatus_to_exitcode(status)
         out_lines = sum(1 for _ in target.open("rb"))
         cpu = usage.ru_utime + usage.ru_stime
+        resume = resume_run(cmd, env) if args.resume_check else None
     return {
+        "resume": resume,
         "lines": args.lines, "exit_code": code, "output_lines": out_lines, "wall_s": wall,
         "lines_per_s": args.lines / wall, "cpu_per_line_us": cpu / args.lines * 1e6,
         "peak_rss_mb": sampler.peak / 1024, "maxrss_mb": usage.ru_maxrss / 1024,
@@ -251,6 +253,16 @@ def _num(value: float | None, digits: int = 1) -> str:
     return "-" if value is None else f"{value:.{digits}f}"
 
 
+def resume_run(cmd: list[str], env: dict[str, str]) -> dict[str, Any]:
+    """The same command again: every id is in OUT, so it reads OUT and IN and sends
+    nothing; its peak RSS is what resuming a batch of this size costs."""
+    started = time.perf_counter()
+    proc = subprocess.Popen([*cmd, "-q"], cwd=ROOT, env=env)
+    _, status, usage = os.wait4(proc.pid, 0)
+    return {"exit_code": os.waitstatus_to_exitcode(status), "wall_s": time.perf_counter() - started,
+            "maxrss_mb": usage.ru_maxrss / 1024}
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--prompts", type=int, default=10_000, help="fan-out size (0: skip)")
@@ -259,6 +271,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--lines", type=int, default=1_000_000, help="batch size (0: skip)")
     parser.add_argument("--checkpoint", type=int, default=100_000,
                         help="report the batch's RSS every N lines")
+    parser.add_argument("--no-resume-check", dest="resume_check", action="store_false",
+                        help="skip the rerun that measures resuming the finished batch")
     parser.add_argument("--json", type=Path, default=None, help="also write every figure here")
     parser.add_argument("--baselines", type=lambda text: text.split(","),
                         default=["openai", "openai_aiohttp"],
@@ -303,6 +317,10 @@ def main(argv: list[str] | None = None) -> int:
                   f"{batch['wall_s']:.0f} s ({batch['lines_per_s']:.0f} lines/s)")
             print(f"  peak RSS by lines done (MB): {batch['peak_rss_mb_at']}; "
                   f"overall {batch['peak_rss_mb']:.1f} MB (target < 150, flat)")
+            if batch["resume"] is not None:
+                resume = batch["resume"]
+                print(f"  rerun (all {args.lines} ids already in OUT): exit {resume['exit_code']}, "
+                      f"{resume['wall_s']:.1f} s, peak RSS {resume['maxrss_mb']:.1f} MB")
             per_call = report.get("fan_out", {}).get("best", {}).get(
                 "ghmodels_async", {}).get("cpu_per_call_us")
             line = f"  CPU per line {batch['cpu_per_line_us']:.0f} us"
