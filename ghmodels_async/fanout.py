@@ -43,7 +43,12 @@ class Outcome(Generic[R]):
 
 
 class _Pacer:
-    """Spaces call starts at least ``interval`` seconds apart (shared by all workers)."""
+    """Spaces call starts at least ``interval`` seconds apart (shared by all workers).
+
+    The next start is counted from when the previous one really began, not from when it
+    was due: a late wake-up (a busy loop) then delays the next start instead of
+    squeezing it closer, so no window ever sees more than ``requests_per_minute``.
+    """
 
     def __init__(self, requests_per_minute: float | None) -> None:
         self._interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
@@ -57,7 +62,7 @@ class _Pacer:
             now = time.monotonic()
             if self._next > now:
                 await asyncio.sleep(self._next - now)
-                now = self._next
+                now = time.monotonic()
             self._next = now + self._interval
 
 
