@@ -220,10 +220,12 @@ def batch_run(origin: str, args: argparse.Namespace) -> dict[str, Any]:
         checkpoints: dict[int, int] = {}
         next_mark = args.checkpoint
         assert proc.stderr is not None
+        other: list[str] = []
         with PeakSampler(proc.pid, period=0.05) as sampler:
             for line in proc.stderr:
                 match = _PROGRESS.search(line)
                 if match is None:
+                    other.append(line)
                     continue
                 done = int(match.group(1))
                 while done >= next_mark:
@@ -236,7 +238,9 @@ def batch_run(origin: str, args: argparse.Namespace) -> dict[str, Any]:
         assert proc.stdout is not None
         summary = proc.stdout.read()
         code = os.waitstatus_to_exitcode(status)
-        out_lines = sum(1 for _ in target.open("rb"))
+        out_lines = sum(1 for _ in target.open("rb")) if target.exists() else 0
+        if code != 0:
+            print("".join(other[-20:]), file=sys.stderr)
         cpu = usage.ru_utime + usage.ru_stime
         resume = resume_run(cmd, env) if args.resume_check else None
     return {
