@@ -106,9 +106,12 @@ class Progress:
             parts.append(f"{finished}")
         parts.append(f"  done {self.done}  failed {sum(self.failed.values())}")
         parts.append(f"  {rate:.1f}/s")
+        waiting = max(0.0, self._wait_until - now)
         if self.total is not None and rate > 0 and finished < self.total:
-            parts.append(f"  ETA {format_duration((self.total - finished) / rate)}")
-        if self._wait_until > now:
+            # the current wait holds everything up: the end is at least that far away
+            eta = max((self.total - finished) / rate, waiting)
+            parts.append(f"  ETA {format_duration(eta)}")
+        if waiting:
             parts.append(f"  waiting {format_duration(self._wait_until - now)} "
                          f"({self._wait_reason})")
         parts.append(f"  [{format_duration(elapsed)}]")
