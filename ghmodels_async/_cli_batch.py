@@ -34,14 +34,21 @@ EXIT_TERMINATED = 143
 TIERS = ("auto", "low", "high", "embeddings", "reasoning")
 
 
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text} is not >= 1")
-    return value
+def _integer_at_least(low: int) -> Any:
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+        if value < low:
+            raise argparse.ArgumentTypeError(f"{text} is not >= {low}")
+        return value
+
+    return parse
+
+
+_positive_int = _integer_at_least(1)
+_non_negative_int = _integer_at_least(0)
 
 
 def _positive_float(text: str) -> float:
@@ -72,9 +79,10 @@ def add_batch_command(commands: Any, common: argparse.ArgumentParser) -> None:
     batch.add_argument("-m", "--model", default=None, help="model for lines that name none")
     batch.add_argument("--retry-failed", action="store_true",
                        help="send again the lines whose earlier attempts all failed")
-    batch.add_argument("--max-retries", type=int, default=None,
+    batch.add_argument("--max-retries", type=_non_negative_int, default=None,
                        help="retries of one request (default 2)")
-    batch.add_argument("--max-consecutive-failures", type=int, default=100, metavar="N",
+    batch.add_argument("--max-consecutive-failures", type=_non_negative_int, default=100,
+                       metavar="N",
                        help="stop after N failures in a row (default 100; 0 = never)")
     limits = batch.add_argument_group("pacing")
     limits.add_argument("--rpm", type=_positive_float, default=None,

@@ -159,10 +159,15 @@ def test_usage_errors_exit_2(
     assert words in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("bad", ["0", "-3", "x"])
-def test_bad_concurrency_is_a_usage_error(tmp_path: Path, bad: str) -> None:
+@pytest.mark.parametrize(
+    ("option", "bad"),
+    [("--concurrency", "0"), ("--concurrency", "-3"), ("--concurrency", "x"),
+     ("--max-retries", "-1"), ("--max-consecutive-failures", "-2"), ("--rpm", "0"),
+     ("--rpm", "inf"), ("--tier", "medium")],
+)
+def test_bad_options_are_usage_errors(option: str, bad: str) -> None:
     with pytest.raises(SystemExit) as caught:
-        main(["batch", "in", "out", "--concurrency", bad])
+        main(["batch", "in", "out", option, bad])
     assert caught.value.code == 2
 
 
