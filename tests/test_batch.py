@@ -98,9 +98,7 @@ def test_model_option_fills_lines_without_one() -> None:
 
 
 def test_id_set_membership() -> None:
-    from array import array
-
-    ids = IdSet(array("Q", [id_hash("b", 1), id_hash(None, 4), id_hash("a", 9)]))
+    ids = IdSet([id_hash("b", 1), id_hash(None, 4), id_hash("a", 9)])
     assert len(ids) == 3
     assert id_hash("a", 100) in ids  # a custom_id is the key, whatever its line
     assert id_hash(None, 4) in ids
@@ -108,6 +106,16 @@ def test_id_set_membership() -> None:
     assert id_hash("c", 1) not in ids
     assert "a" not in ids
     assert id_hash(None, 1) not in IdSet()
+
+
+def test_id_set_grows_and_keeps_every_value() -> None:
+    values = [id_hash(None, n) for n in range(5000)] + [0, 1, 2**64 - 1, 16, 32]
+    ids = IdSet(values)
+    ids.add(values[7])  # a value already in: no change
+    assert len(ids) == len(set(v or 1 for v in values))
+    assert all(v in ids for v in values)
+    assert not any(id_hash("x", n) in ids for n in range(5000))
+    assert sorted(ids) == sorted(set(v or 1 for v in values))
 
 
 @pytest.mark.parametrize(
