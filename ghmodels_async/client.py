@@ -69,6 +69,8 @@ if TYPE_CHECKING:
 __all__ = ["Client", "RetryEvent"]
 
 logger = logging.getLogger("ghmodels_async")
+#: The environment variable read for the base URL when ``base_url=`` is not passed.
+BASE_URL_ENV = "GHMODELS_BASE_URL"
 
 T = TypeVar("T")
 MessageParam = Message | ChatCompletionMessage | Mapping[str, Any]
@@ -111,16 +113,18 @@ class Client:
 
     Use it as ``async with Client() as client:``; it owns one aiohttp session, or borrows
     ``session=`` (which it then never closes). The token comes from ``token=`` or the
-    ``GITHUB_TOKEN`` environment variable and is only ever sent to ``base_url``; an
-    Azure AI Foundry key can be given as ``api_key=`` instead (sent as ``api-key``, no
-    bearer token). A client belongs to the event loop it first runs in.
+    ``GITHUB_TOKEN`` environment variable and is only ever sent to ``base_url``, which
+    comes from ``base_url=``, else the ``GHMODELS_BASE_URL`` environment variable, else
+    ``https://models.github.ai``. An Azure AI Foundry key can be given as ``api_key=``
+    instead (sent as ``api-key``, no bearer token). A client belongs to the event loop
+    it first runs in.
     """
 
     def __init__(
         self,
         token: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str = UNSET,
         path_prefix: str = "/inference",
         catalog_path: str | None = None,
         org: str | None = None,
@@ -138,6 +142,8 @@ class Client:
         max_event_bytes: int = 4 * 1024 * 1024,
         api_key: str | None = None,
     ) -> None:
+        if base_url is UNSET:
+            base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
         if api_key is not None:
             if token is not None:
                 raise ConfigurationError("pass either token= or api_key=, not both")
