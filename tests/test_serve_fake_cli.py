@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import os
 import sys
 from collections import Counter
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 
@@ -99,3 +102,30 @@ async def test_a_bad_fault_option_exits_2() -> None:
     )
     _, stderr = await asyncio.wait_for(process.communicate(), 30)
     assert process.returncode == 2 and b"rate must be in [0, 1]" in stderr
+
+
+async def test_a_batch_against_a_faulty_serve_fake_records_typed_errors(tmp_path: Path) -> None:
+    source, target = tmp_path / "in.jsonl", tmp_path / "out.jsonl"
+    source.write_text("".join(
+        json.dumps({"custom_id": f"c{n}", "body": {
+            "model": "openai/gpt-4.1-mini", "messages": [{"role": "user", "content": f"{n}"}]
+        }}) + "\n"
+        for n in range(60)
+    ))
+    process, url = await start_fake("--fault", "429;wait=0:0.2", "--fault", "500:0.1")
+    try:
+        batch = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ghmodels_async", "batch", "--base-url", url, "-q",
+            "--max-retries", "0", str(source), str(target),
+            env={**os.environ, "GITHUB_TOKEN": "any"},
+        )
+        assert await asyncio.wait_for(batch.wait(), 120) == 8
+        rows = [json.loads(line) for line in target.read_text().splitlines()]
+        kinds = Counter(row["error"]["type"] if row["error"] else "answer" for row in rows)
+        assert len(rows) == 60 and kinds["answer"] < 60
+        assert set(kinds) <= {"answer", "RateLimitError", "ServerError"}
+        assert kinds["RateLimitError"] > 0
+        assert all(row["error"]["status_code"] in (429, 500) for row in rows if row["error"])
+    finally:
+        process.terminate()
+        await process.wait()
