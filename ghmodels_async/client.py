@@ -1,8 +1,10 @@
 """The public async client: ``async with Client() as c: await c.chat.completions.create(...)``.
 
-It wires the pure layers (``_sansio`` builds and reads messages, ``_retry`` decides
-waits, ``_sse``/``_stream`` decode streams) to the aiohttp edge (``_transport``). It
-parses no bytes and no headers itself.
+It wires the pure core (``_sansio`` builds and reads messages, ``_retry`` decides
+waits, ``_sse``/``_stream`` decode streams) to the aiohttp edge (``_transport``): one
+retry loop (:meth:`Client._call`, whose ``try`` block is the one place a request is
+sent) makes attempts and sleeps the waits the policy asks for. It parses no bytes and
+no headers itself, and does not import aiohttp.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import ssl
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, overload
 
-import aiohttp
 import msgspec
 
+from ._config import check
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -27,12 +29,12 @@ from ._errors import (
     ConfigurationError,
     GHModelsError,
     IncompleteStreamError,
-    RetryWaitTooLongError,
+    RedirectError,
     ValidationError,
 )
 from ._info import ResponseInfo
 from ._redact import Redactor
-from ._retry import RetryPolicy, is_retryable_status, next_delay
+from ._retry import RetryPolicy, retry_decision
 from ._sansio import (
     DEFAULT_BASE_URL,
     Endpoints,
@@ -62,6 +64,8 @@ from .types import (
 )
 
 if TYPE_CHECKING:
+    import aiohttp  # only for the session= annotation: the edge alone imports aiohttp
+
     from ._parse import ParsedChatCompletion
     from ._tool_loop import ToolEvent, ToolRunResult, ToolRunStream
     from .tools import FunctionTool
@@ -75,6 +79,10 @@ BASE_URL_ENV = "GHMODELS_BASE_URL"
 T = TypeVar("T")
 MessageParam = Message | ChatCompletionMessage | Mapping[str, Any]
 ToolParam = Tool | Mapping[str, Any]
+_Size = Annotated[int, msgspec.Meta(ge=1)]
+_Retries = Annotated[int, msgspec.Meta(ge=0)]
+# What one failed attempt may raise that the retry policy gets to judge.
+_JUDGED = (APIStatusError, RedirectError, APIConnectionError, IncompleteStreamError)
 
 
 class _Unset:
@@ -117,8 +125,14 @@ class Client:
     comes from ``base_url=``, else the ``GHMODELS_BASE_URL`` environment variable, else
     ``https://models.github.ai``. An Azure AI Foundry key can be given as ``api_key=``
     instead (sent as ``api-key``, no bearer token). A client belongs to the event loop
-    it first runs in.
+    it first runs in. ``max_retries=``/``max_retry_wait=`` set the retries
+    (:attr:`retry_policy` is what they amount to); ``on_retry`` is called with a
+    :class:`RetryEvent` before each wait.
     """
+
+    #: Awaited with the seconds to wait before a retry; tests replace it (on the class
+    #: or one instance) to record the waits instead of sleeping. close() still wakes it.
+    _sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
 
     def __init__(
         self,
@@ -132,9 +146,8 @@ class Client:
         headers: Mapping[str, str] | None = None,
         session: aiohttp.ClientSession | None = None,
         timeout: Timeout | float | None = DEFAULT_TIMEOUT,
-        max_retries: int | None = None,
-        max_retry_wait: float | None = None,
-        retry_policy: RetryPolicy | None = None,
+        max_retries: int = 2,
+        max_retry_wait: float = 60.0,
         on_retry: Callable[[RetryEvent], Awaitable[None] | None] | None = None,
         max_connections: int = 100,
         verify_ssl: bool | ssl.SSLContext = True,
@@ -167,23 +180,13 @@ class Client:
             ("max_response_bytes", max_response_bytes),
             ("max_event_bytes", max_event_bytes),
         ):
-            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-                raise ConfigurationError(f"{name} must be an integer >= 1, got {size!r}")
+            check(size, _Size, f"{name} must be an integer >= 1, got {{value!r}}")
         self._endpoints = Endpoints(base_url, path_prefix, catalog_path, api_version)
         self._org = None if org is None else self._endpoints.check_org(org, ConfigurationError)
         self._headers = make_headers(token, headers, api_key=api_key)
         self._redactor = Redactor(token, api_key)
         self._timeout = Timeout.coerce(timeout)
-        if retry_policy is None:
-            retry_policy = RetryPolicy(
-                max_retries=2 if max_retries is None else max_retries,
-                max_retry_wait=60.0 if max_retry_wait is None else max_retry_wait,
-            )
-        elif max_retries is not None or max_retry_wait is not None:
-            raise ConfigurationError(
-                "pass either retry_policy= or max_retries=/max_retry_wait=, not both"
-            )
-        self._retry = retry_policy
+        self._retry = RetryPolicy(max_retries=max_retries, max_retry_wait=max_retry_wait)
         self._on_retry = on_retry
         self._max_event_bytes = max_event_bytes
         self._transport = Transport(
@@ -240,6 +243,11 @@ class Client:
         return self._endpoints.base_url
 
     @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry settings ``max_retries=``/``max_retry_wait=`` amount to."""
+        return self._retry
+
+    @property
     def org(self) -> str | None:
         """The client-wide organization for attribution, if any."""
         return self._org
@@ -262,10 +270,12 @@ class Client:
     def _call_policy(self, max_retries: Any) -> RetryPolicy:
         if max_retries is UNSET:
             return self._retry
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ValidationError(
-                f"max_retries must be an integer >= 0, got {max_retries!r}", field="max_retries"
-            )
+        check(
+            max_retries,
+            _Retries,
+            "max_retries must be an integer >= 0, got {value!r}",
+            lambda message: ValidationError(message, field="max_retries"),
+        )
         return RetryPolicy(
             max_retries=max_retries,
             initial_backoff=self._retry.initial_backoff,
@@ -285,34 +295,11 @@ class Client:
         return self._endpoints.url(operation, org if org is not None else self._org)
 
     async def _before_retry(
-        self,
-        attempt: int,
-        policy: RetryPolicy,
-        url: str,
-        reason: str,
-        status_error: APIStatusError | None,
+        self, attempt: int, policy: RetryPolicy, delay: float, url: str, failure: Exception
     ) -> None:
-        """Wait before retry ``attempt + 1``, or raise if the asked wait is too long."""
-        headers = status_error.headers if status_error is not None else None
-        delay, asked = next_delay(attempt, policy, headers)
-        if asked and delay > policy.max_retry_wait and status_error is not None:
-            if status_error.status_code != 429:
-                # e.g. a 503 asking for minutes: not slept through either, but it stays a
-                # ServerError (RetryWaitTooLongError is a RateLimitError).
-                raise status_error
-            error = RetryWaitTooLongError(
-                f"{status_error.message} — the server asks to wait {delay:g} s, more than "
-                f"max_retry_wait={policy.max_retry_wait:g} s",
-                status_code=status_error.status_code,
-                code=status_error.code,
-                headers=status_error.headers,
-                body=status_error.body,
-            )
-            error.wait = delay
-            raise error
-        delay = min(delay, policy.max_retry_wait)
-        reason = self._redactor.text(reason)
-        status = status_error.status_code if status_error is not None else None
+        """Report retry ``attempt + 1`` and sleep ``delay`` seconds; close() cuts the wait."""
+        status = failure.status_code if isinstance(failure, APIStatusError) else None
+        reason = self._redactor.text(str(failure))
         if logger.isEnabledFor(logging.INFO):
             logger.info("retry %d/%d in %.2f s: %s", attempt + 1, policy.max_retries, delay, reason)
         if self._on_retry is not None:
@@ -323,17 +310,19 @@ class Client:
             self._closed_event = asyncio.Event()
         if self._transport.closed:
             raise ClientClosedError("the client was closed while waiting to retry")
+        sleeper = asyncio.ensure_future(self._sleep(delay))
+        closer = asyncio.ensure_future(self._closed_event.wait())
         try:
-            await asyncio.wait_for(self._closed_event.wait(), delay)
-        except asyncio.TimeoutError:
-            return
-        raise ClientClosedError("the client was closed while waiting to retry")
+            await asyncio.wait((sleeper, closer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            closer.cancel()
+        if not sleeper.done() or sleeper.cancelled() or self._transport.closed:
+            raise ClientClosedError("the client was closed while waiting to retry")
+        sleeper.result()  # an exception of the sleep itself propagates
 
-    @staticmethod
-    def _may_retry(error: APIStatusError, attempt: int, policy: RetryPolicy) -> bool:
-        return attempt < policy.max_retries and is_retryable_status(error.status_code)
-
-    async def _request(
+    @overload
+    async def _call(
         self,
         method: str,
         url: str,
@@ -341,15 +330,11 @@ class Client:
         headers: Mapping[str, str],
         timeout: Timeout,
         policy: RetryPolicy,
-    ) -> RawResponse:
-        """Send with retries; return a 2xx answer or raise the mapped error (scrubbed:
-        no token, no aiohttp exception chained)."""
-        try:
-            return await self._request_once_or_retry(method, url, body, headers, timeout, policy)
-        except GHModelsError as exc:
-            raise self._redactor.scrub(exc) from None
+        stream: Literal[False] = False,
+    ) -> RawResponse: ...
 
-    async def _request_once_or_retry(
+    @overload
+    async def _call(
         self,
         method: str,
         url: str,
@@ -357,40 +342,65 @@ class Client:
         headers: Mapping[str, str],
         timeout: Timeout,
         policy: RetryPolicy,
-    ) -> RawResponse:
+        stream: Literal[True],
+    ) -> ChatCompletionStream: ...
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        policy: RetryPolicy,
+        stream: bool = False,
+    ) -> RawResponse | ChatCompletionStream:
+        """The retry loop (plain and streaming calls alike): one attempt, and on a
+        failure the pure policy's answer: a wait (sleep it, go again) or the error to raise.
+
+        The inner ``try`` block is the one attempt, the single place a request is sent
+        (inline for the plain path: a coroutine level less on every read of every call).
+        Every error leaves scrubbed (no token, no aiohttp exception chained).
+        """
         attempt = 0
         transport = self._transport
-        while True:
-            try:
-                raw = await transport.request(method, url, headers, body, timeout)
-            except APIConnectionError as exc:
-                if attempt >= policy.max_retries or not exc.retryable:
-                    raise
-                await self._before_retry(attempt, policy, url, str(exc), None)
-            else:
-                if raw.status < 300:
-                    return raw
-                error = error_for_answer(raw.status, raw.headers, raw.body)
-                if not isinstance(error, APIStatusError) or not self._may_retry(
-                    error, attempt, policy
-                ):
-                    raise error
-                await self._before_retry(attempt, policy, url, str(error), error)
-            attempt += 1
-
-    async def _open_stream(
-        self,
-        url: str,
-        body: bytes,
-        headers: Mapping[str, str],
-        timeout: Timeout,
-        policy: RetryPolicy,
-    ) -> ChatCompletionStream:
-        """Open a stream, retrying only until its first event has arrived."""
         try:
-            return await self._open_stream_with_retries(url, body, headers, timeout, policy)
+            while True:
+                try:
+                    if stream:
+                        return await self._open_stream(url, body, headers, timeout)
+                    raw = await transport.request(method, url, headers, body, timeout)
+                    if raw.status < 300:
+                        return raw
+                    raise error_for_answer(raw.status, raw.headers, raw.body)
+                except _JUDGED as failure:
+                    decision = retry_decision(policy, attempt, failure)
+                    if isinstance(decision, BaseException):
+                        raise decision from None
+                    await self._before_retry(attempt, policy, decision, url, failure)
+                attempt += 1
         except GHModelsError as exc:
             raise self._redactor.scrub(exc) from None
+
+    async def _open_stream(
+        self, url: str, body: bytes | None, headers: Mapping[str, str], timeout: Timeout
+    ) -> ChatCompletionStream:
+        """The streaming attempt: open, with the first event in (so a failure before it
+        can still be retried), or raise the mapped error."""
+        assert body is not None
+        transport = self._transport
+        handle = await transport.open_stream(url, headers, body, timeout)
+        if handle.status < 300:
+            opened = ChatCompletionStream(handle, self._max_event_bytes, self._redactor)
+            await opened._fill()
+            return opened
+        try:
+            error_body = b""
+            if handle.status >= 400:
+                error_body = await handle.read_all(transport.max_response_bytes)
+        finally:
+            handle.close()
+        raise error_for_answer(handle.status, handle.headers, error_body)
 
     def _decode(self, decoder: msgspec.json.Decoder[T], raw: RawResponse, what: str) -> T:
         """Decode a 2xx body; a malformed one raises a scrubbed ResponseDecodeError."""
@@ -398,42 +408,6 @@ class Client:
             return decode_body(decoder, raw.body, what)
         except GHModelsError as exc:
             raise self._redactor.scrub(exc) from None
-
-    async def _open_stream_with_retries(
-        self,
-        url: str,
-        body: bytes,
-        headers: Mapping[str, str],
-        timeout: Timeout,
-        policy: RetryPolicy,
-    ) -> ChatCompletionStream:
-        attempt = 0
-        transport = self._transport
-        while True:
-            try:
-                handle = await transport.open_stream(url, headers, body, timeout)
-                if handle.status < 300:
-                    stream = ChatCompletionStream(handle, self._max_event_bytes, self._redactor)
-                    await stream._prime()
-                    return stream
-                try:
-                    error_body = b""
-                    if handle.status >= 400:
-                        error_body = await handle.read_all(transport.max_response_bytes)
-                finally:
-                    handle.close()
-                error = error_for_answer(handle.status, handle.headers, error_body)
-                if not isinstance(error, APIStatusError) or not self._may_retry(
-                    error, attempt, policy
-                ):
-                    raise error
-            except (APIConnectionError, IncompleteStreamError) as exc:
-                if attempt >= policy.max_retries or not getattr(exc, "retryable", True):
-                    raise
-                await self._before_retry(attempt, policy, url, str(exc), None)
-            else:
-                await self._before_retry(attempt, policy, url, str(error), error)
-            attempt += 1
 
 
 class Completions:
@@ -561,12 +535,13 @@ class Completions:
         )
         client = self._client
         url = client._url("chat/completions", org)
-        headers = client._call_headers(extra_headers)
-        call_timeout = client._call_timeout(timeout)
-        policy = client._call_policy(max_retries)
+        # the defaults without a method call each: this is the per-call hot path
+        headers = client._headers if not extra_headers else client._call_headers(extra_headers)
+        call_timeout = client._timeout if timeout is UNSET else client._call_timeout(timeout)
+        policy = client._retry if max_retries is UNSET else client._call_policy(max_retries)
         if stream:
-            return await client._open_stream(url, body, headers, call_timeout, policy)
-        raw = await client._request("POST", url, body, headers, call_timeout, policy)
+            return await client._call("POST", url, body, headers, call_timeout, policy, True)
+        raw = await client._call("POST", url, body, headers, call_timeout, policy)
         completion = client._decode(_completion_decoder, raw, "chat completion")
         completion.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers, raw.body)
         return completion
@@ -694,7 +669,7 @@ class Embeddings:
             extra_body,
         )
         client = self._client
-        raw = await client._request(
+        raw = await client._call(
             "POST",
             client._url("embeddings", org),
             body,
@@ -726,7 +701,7 @@ class Models:
         """The models: GitHub's ``GET /catalog/models``, or with another ``path_prefix``
         the OpenAI route ``GET {prefix}/models`` (``{"object": "list", "data": [...]}``)."""
         client = self._client
-        raw = await client._request(
+        raw = await client._call(
             "GET",
             client._endpoints.catalog_url,
             None,

@@ -17,14 +17,19 @@ import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
-from typing import Any, Generic, TypeVar, Union
+from typing import Annotated, Any, Generic, TypeVar, Union
 
+import msgspec
+
+from ._config import check
 from ._errors import ValidationError
 
 __all__ = ["FanOutStream", "Outcome", "fan_out", "fan_out_stream"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+_AtLeastOne = Annotated[int, msgspec.Meta(ge=1)]
+_Rate = Annotated[float, msgspec.Meta(gt=0)]
 
 
 @dataclass(frozen=True)
@@ -68,16 +73,19 @@ class _Pacer:
 
 def _check_limits(concurrency: int, requests_per_minute: float | None) -> None:
     """Refuse a bad ``concurrency`` or ``requests_per_minute`` (ValidationError, a ValueError)."""
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValidationError(
-            f"concurrency must be an integer >= 1, got {concurrency!r}", field="concurrency"
-        )
-    if requests_per_minute is not None and (
-        isinstance(requests_per_minute, bool)
-        or not isinstance(requests_per_minute, (int, float))
-        or not requests_per_minute > 0
-        or requests_per_minute == float("inf")
-    ):
+    check(
+        concurrency,
+        _AtLeastOne,
+        "concurrency must be an integer >= 1, got {value!r}",
+        lambda message: ValidationError(message, field="concurrency"),
+    )
+    rate = check(
+        requests_per_minute,
+        _Rate | None,
+        "requests_per_minute must be a number > 0, got {value!r}",
+        lambda message: ValidationError(message, field="requests_per_minute"),
+    )
+    if rate == float("inf"):  # msgspec bounds are finite: infinity is refused here
         raise ValidationError(
             f"requests_per_minute must be a number > 0, got {requests_per_minute!r}",
             field="requests_per_minute",
@@ -363,8 +371,12 @@ def fan_out_stream(
     _check_limits(concurrency, requests_per_minute)
     if window is None:
         window = 2 * concurrency
-    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
-        raise ValidationError(f"window must be an integer >= 1, got {window!r}", field="window")
+    check(
+        window,
+        _AtLeastOne,
+        "window must be an integer >= 1, got {value!r}",
+        lambda message: ValidationError(message, field="window"),
+    )
     if not isinstance(items, (Iterable, AsyncIterable)):
         raise ValidationError(
             f"items must be an iterable or an async iterable, got {type(items).__name__}",
