@@ -27,8 +27,8 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
-from conftest import RetrySleeps, connector_counts, eventually
 
+from conftest import RetrySleeps, connector_counts, eventually
 from ghmodels_async import (
     APIConnectionError,
     APIStatusError,

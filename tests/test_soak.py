@@ -19,8 +19,8 @@ from dataclasses import dataclass, field
 
 import aiohttp
 import pytest
-from conftest import connector_counts
 
+from conftest import connector_counts
 from ghmodels_async import (
     APIConnectionError,
     ChatCompletionStream,
