@@ -93,6 +93,8 @@ class _ModelState:
 
     __slots__ = (
         "active",
+        "base_interval",
+        "base_token_interval",
         "day",
         "interval",
         "key",
@@ -102,8 +104,10 @@ class _ModelState:
         "next_request",
         "next_token",
         "pause_until",
-        "slow_until",
+        "request_reason",
+        "stretch",
         "token_interval",
+        "token_reason",
         "waiters",
     )
 
@@ -112,7 +116,6 @@ class _ModelState:
         self.next_request = -math.inf  # earliest start allowed by requests_per_minute
         self.next_token = -math.inf  # ... by tokens_per_minute
         self.pause_until = -math.inf  # ... by a 429's retry-after
-        self.slow_until = -math.inf  # ... by the server's remaining-* headers
         self.active = 0
         self.waiters: deque[asyncio.Future[None]] = deque()
         self.day: deque[float] = deque()  # starts in the rolling day
@@ -122,10 +125,14 @@ class _ModelState:
 
     def configure(self, limits: Limits, window: float, headroom: float) -> None:
         self.limits = limits
-        stretch = window * (1.0 + headroom)
+        self.stretch = stretch = window * (1.0 + headroom)
         rpm, tpm = limits.requests_per_minute, limits.tokens_per_minute
-        self.interval = stretch / rpm if rpm else 0.0
-        self.token_interval = stretch / tpm if tpm else 0.0
+        # the configured spacing; ``interval``/``token_interval`` are the ones in force,
+        # longer while the server's remaining-* headers say the quota is smaller
+        self.base_interval = self.interval = stretch / rpm if rpm else 0.0
+        self.base_token_interval = self.token_interval = stretch / tpm if tpm else 0.0
+        self.request_reason = "requests_per_minute"
+        self.token_reason = "tokens_per_minute"
 
 
 class Limiter:
@@ -151,6 +158,9 @@ class Limiter:
       :class:`RateLimitWaitTooLongError` at once (a daily limit can mean hours). Waiting
       for a concurrency slot is not bounded (it depends on how long requests take).
     """
+
+    #: ``settle`` never suspends, so a client settles it in line (no task per call).
+    settles_immediately = True
 
     def __init__(
         self,
@@ -329,9 +339,8 @@ class Limiter:
         """The earliest start every budget allows, and the budget that sets it."""
         start, reason = now, "none"
         for bound, why in (
-            (state.next_request, "requests_per_minute"),
-            (state.next_token, "tokens_per_minute"),
-            (state.slow_until, "server_remaining"),
+            (state.next_request, state.request_reason),
+            (state.next_token, state.token_reason),
             (state.pause_until, "retry_after"),
         ):
             if bound > start:
@@ -413,28 +422,47 @@ class Limiter:
         ticket._settled = True
 
     def _learn(self, state: _ModelState, info: RateLimitInfo) -> None:
-        """Slow down when the server's remaining quota is below what this limiter left."""
+        """Follow the server's remaining-* counts when they disagree with this limiter's.
+
+        If the server reports fewer requests (tokens) left in its window than this
+        limiter's budget minus what it started in its own window, the quota is smaller
+        than configured or shared with another client: until the counts agree again,
+        starts are spaced so that what is left fits the window, ``window / (own +
+        remaining)``. A count of 0 with ``x-ratelimit-timeremaining`` pauses until then.
+        """
         now = self._clock()
         remaining = info.remaining_requests
         if remaining == 0 and info.time_remaining:
             state.pause_until = max(state.pause_until, now + info.time_remaining)
-            return
         log = state.log
+        if not log:
+            return
         while log and log[0][0] <= now - self.window:
             old = log.popleft()
             state.log_tokens -= old[1]
             old[1] = -1.0
         limits = state.limits
-        if remaining is not None and limits.requests_per_minute:
+        last_start = log[-1][0] if log else now
+        rpm = limits.requests_per_minute
+        if remaining is not None and rpm:
             own = sum(1 for entry in log if entry[0] <= now)
-            deficit = (limits.requests_per_minute - own) - remaining
-            if deficit > 1:  # one request of slack: the server counts a little later
-                state.slow_until = max(state.slow_until, now + deficit * state.interval)
+            if (rpm - own) - remaining > 1:  # one of slack: the server counts a bit later
+                state.interval = max(state.base_interval, state.stretch / max(own + remaining, 1))
+                state.request_reason = "server_remaining"
+                state.next_request = max(state.next_request, last_start + state.interval)
+            else:
+                state.interval, state.request_reason = state.base_interval, "requests_per_minute"
+        tpm = limits.tokens_per_minute
         tokens_left = info.remaining_tokens
-        if tokens_left is not None and limits.tokens_per_minute:
-            deficit = (limits.tokens_per_minute - state.log_tokens) - tokens_left
-            if deficit > 0.01 * limits.tokens_per_minute:
-                state.slow_until = max(state.slow_until, now + deficit * state.token_interval)
+        if tokens_left is not None and tpm:
+            own_tokens = max(state.log_tokens, 0.0)
+            if (tpm - own_tokens) - tokens_left > 0.01 * tpm:
+                fits = state.stretch / max(own_tokens + tokens_left, 1.0)
+                state.token_interval = max(state.base_token_interval, fits)
+                state.token_reason = "server_remaining"
+            else:
+                state.token_interval = state.base_token_interval
+                state.token_reason = "tokens_per_minute"
 
     def _report(self, key: str, wait: float, reason: str) -> None:
         if logger.isEnabledFor(logging.INFO):
