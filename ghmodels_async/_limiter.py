@@ -45,38 +45,55 @@ class Limits:
     """The budgets of one model key; ``None`` means unlimited.
 
     ``requests_per_minute`` and ``tokens_per_minute`` are spread evenly over the
-    limiter's ``window`` (60 s unless scaled); ``requests_per_day`` counts starts in a
-    rolling ``day``; ``max_concurrency`` caps requests in flight (a stream counts until
-    it ends or is closed).
+    limiter's ``window`` (60 s unless scaled); ``burst`` requests may start back to back
+    before the spacing applies, and never more than ``requests_per_minute`` in any
+    window (1, the default, is evenly spaced; ``burst=requests_per_minute`` is the
+    server's own sliding window). ``requests_per_day`` counts starts in a rolling
+    ``day``; ``max_concurrency`` caps requests in flight (a stream counts until it ends
+    or is closed).
     """
 
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
     max_concurrency: int | None = None
     requests_per_day: int | None = None
+    burst: int = 1
 
     def __post_init__(self) -> None:
         _check_number("requests_per_minute", self.requests_per_minute)
         _check_number("tokens_per_minute", self.tokens_per_minute)
-        for name in ("max_concurrency", "requests_per_day"):
+        for name in ("max_concurrency", "requests_per_day", "burst"):
             value = getattr(self, name)
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int) or value < 1
             ):
                 raise ConfigurationError(f"{name} must be an integer >= 1, got {value!r}")
+        rpm = self.requests_per_minute
+        if self.burst > 1 and (rpm is None or self.burst > rpm):
+            raise ConfigurationError(
+                f"burst must be at most requests_per_minute, got {self.burst} for {rpm!r}"
+            )
 
 
 class Ticket:
     """One reservation: the model key, its scheduled ``start`` and estimated ``tokens``.
     Hand it back to :meth:`Limiter.settle` once; further settles are ignored."""
 
-    __slots__ = ("_entry", "_settled", "_state", "start", "tokens")
+    __slots__ = ("_booked", "_entry", "_settled", "_state", "start", "tokens")
 
-    def __init__(self, state: _ModelState, start: float, tokens: int, entry: list[float]) -> None:
+    def __init__(
+        self,
+        state: _ModelState,
+        start: float,
+        tokens: int,
+        entry: list[float],
+        booked: tuple[float, float],
+    ) -> None:
         self._state = state
         self.start = start
         self.tokens = tokens
         self._entry = entry
+        self._booked = booked  # next_request before and after this booking (for rollback)
         self._settled = False
 
     @property
@@ -108,12 +125,13 @@ class _ModelState:
         "stretch",
         "token_interval",
         "token_reason",
+        "tolerance",
         "waiters",
     )
 
     def __init__(self, key: str, limits: Limits, window: float, headroom: float) -> None:
         self.key = key
-        self.next_request = -math.inf  # earliest start allowed by requests_per_minute
+        self.next_request = -math.inf  # GCRA theoretical arrival time of requests
         self.next_token = -math.inf  # ... by tokens_per_minute
         self.pause_until = -math.inf  # ... by a 429's retry-after
         self.active = 0
@@ -133,6 +151,11 @@ class _ModelState:
         self.base_token_interval = self.token_interval = stretch / tpm if tpm else 0.0
         self.request_reason = "requests_per_minute"
         self.token_reason = "tokens_per_minute"
+        self.tolerance = (limits.burst - 1) * self.interval
+
+    def set_interval(self, interval: float, reason: str) -> None:
+        self.interval, self.request_reason = interval, reason
+        self.tolerance = (self.limits.burst - 1) * interval
 
 
 class Limiter:
@@ -339,13 +362,21 @@ class Limiter:
         """The earliest start every budget allows, and the budget that sets it."""
         start, reason = now, "none"
         for bound, why in (
-            (state.next_request, state.request_reason),
+            (state.next_request - state.tolerance, state.request_reason),
             (state.next_token, state.token_reason),
             (state.pause_until, "retry_after"),
         ):
             if bound > start:
                 start, reason = bound, why
-        per_day = state.limits.requests_per_day
+        limits = state.limits
+        if limits.burst > 1 and limits.requests_per_minute:
+            count = int(limits.requests_per_minute)  # at most this many in any window
+            log = state.log
+            if len(log) >= count:
+                bound = log[-count][0] + state.stretch
+                if bound > start:
+                    start, reason = bound, state.request_reason
+        per_day = limits.requests_per_day
         if per_day is not None:
             day = state.day
             while day and day[0] <= now - self.day:
@@ -384,8 +415,9 @@ class Limiter:
             self._rollback(state, ticket)  # a 429 arrived meanwhile: book again after it
 
     def _commit(self, state: _ModelState, start: float, tokens: int, now: float) -> Ticket:
+        before = state.next_request
         if state.interval:
-            state.next_request = start + state.interval
+            state.next_request = max(before, start) + state.interval
         if state.token_interval:
             state.next_token = max(state.next_token, start) + tokens * state.token_interval
         if state.limits.requests_per_day is not None:
@@ -393,19 +425,20 @@ class Limiter:
         entry = [start, float(tokens)]
         if state.interval or state.token_interval:
             log = state.log
-            while log and log[0][0] <= now - self.window:
+            while log and log[0][0] <= now - state.stretch:
                 old = log.popleft()
                 state.log_tokens -= old[1]
                 old[1] = -1.0  # marks "left the window" for settle
             log.append(entry)
             state.log_tokens += tokens
-        return Ticket(state, start, tokens, entry)
+        return Ticket(state, start, tokens, entry, (before, state.next_request))
 
     def _rollback(self, state: _ModelState, ticket: Ticket) -> None:
         """Give back a booking that never started (cancelled, or moved by a pause)."""
         start = ticket.start
-        if state.interval and state.next_request == start + state.interval:
-            state.next_request = start  # it was the latest booking: its slot is free again
+        before, after = ticket._booked
+        if state.next_request == after:
+            state.next_request = before  # it was the latest booking: its slot is free again
         if state.token_interval:
             state.next_token -= ticket.tokens * state.token_interval
         if state.limits.requests_per_day is not None:
@@ -437,7 +470,7 @@ class Limiter:
         log = state.log
         if not log:
             return
-        while log and log[0][0] <= now - self.window:
+        while log and log[0][0] <= now - state.stretch:
             old = log.popleft()
             state.log_tokens -= old[1]
             old[1] = -1.0
@@ -445,13 +478,14 @@ class Limiter:
         last_start = log[-1][0] if log else now
         rpm = limits.requests_per_minute
         if remaining is not None and rpm:
-            own = sum(1 for entry in log if entry[0] <= now)
+            since = now - self.window
+            own = sum(1 for entry in log if since < entry[0] <= now)
             if (rpm - own) - remaining > 1:  # one of slack: the server counts a bit later
-                state.interval = max(state.base_interval, state.stretch / max(own + remaining, 1))
-                state.request_reason = "server_remaining"
+                fits = state.stretch / max(own + remaining, 1)
+                state.set_interval(max(state.base_interval, fits), "server_remaining")
                 state.next_request = max(state.next_request, last_start + state.interval)
             else:
-                state.interval, state.request_reason = state.base_interval, "requests_per_minute"
+                state.set_interval(state.base_interval, "requests_per_minute")
         tpm = limits.tokens_per_minute
         tokens_left = info.remaining_tokens
         if tokens_left is not None and tpm:

@@ -105,6 +105,19 @@ async def test_requests_per_minute_gives_each_caller_an_exact_start() -> None:
     assert sorted(clock.slept) == [1.0, 2.0, 3.0, 4.0]
 
 
+async def test_a_burst_starts_back_to_back_then_spacing_applies() -> None:
+    clock = VirtualClock()
+    lim = limiter(clock, limits=Limits(requests_per_minute=6, burst=3))  # 10 s apart
+    assert await reserve_all(lim, clock, 5) == [0.0, 0.0, 0.0, 10.0, 20.0]
+
+
+async def test_a_full_burst_is_the_servers_sliding_window() -> None:
+    clock = VirtualClock()
+    lim = limiter(clock, limits=Limits(requests_per_minute=3, burst=3))
+    # three at once, then nothing until the first three leave the 60 s window
+    assert await reserve_all(lim, clock, 7) == [0.0] * 3 + [60.0] * 3 + [120.0]
+
+
 async def test_headroom_stretches_the_spacing() -> None:
     clock = VirtualClock()
     lim = limiter(clock, requests_per_minute=10, window=1.0, headroom=0.1)
@@ -342,6 +355,15 @@ def test_bad_settings_are_configuration_errors(options: dict[str, object], name:
         Limiter(**options)  # type: ignore[arg-type]
 
 
+def test_a_burst_above_the_rate_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="burst"):
+        Limits(requests_per_minute=2, burst=3)
+    with pytest.raises(ConfigurationError, match="burst"):
+        Limits(burst=2)  # a burst of what rate?
+    with pytest.raises(ConfigurationError, match="burst"):
+        Limits(requests_per_minute=2, burst=0)
+
+
 async def test_bad_arguments_are_validation_errors() -> None:
     lim = Limiter()
     with pytest.raises(ValidationError) as info:
@@ -377,7 +399,8 @@ def test_tier_limiter_picks_the_preset_of_each_model() -> None:
     assert lim.tier_for("openai/o1-preview") == "reasoning"  # not in the catalog: by its id
     assert lim.tier_for("someone/new-thing") == "high"
     assert lim.limits_for("openai/gpt-4.1-mini") == TIER_LIMITS["low"]
-    assert TIER_LIMITS["high"] == Limits(10, None, 2, 50)
+    assert TIER_LIMITS["high"] == Limits(10, None, 2, 50, burst=10)
+    assert TierLimiter(default_tier="custom").default_tier == "reasoning"
     with pytest.raises(ConfigurationError, match="unknown tier"):
         lim.set_tiers({"x/y": "gold"})
     with pytest.raises(ConfigurationError, match="default_tier"):
@@ -386,7 +409,11 @@ def test_tier_limiter_picks_the_preset_of_each_model() -> None:
 
 async def test_tier_limiter_updates_models_already_seen() -> None:
     clock = VirtualClock()
-    lim = TierLimiter(clock=clock, sleep=clock.sleep, headroom=0.0)
+    smooth = {
+        name: Limits(requests_per_minute=preset.requests_per_minute)
+        for name, preset in TIER_LIMITS.items()
+    }
+    lim = TierLimiter(presets=smooth, clock=clock, sleep=clock.sleep, headroom=0.0)
     first = await lim.reserve("meta/some-model", 1)  # default tier high: 6 s apart
     lim.set_tiers({"meta/some-model": "low"})  # 15 a minute: 4 s apart
     task = await start(lim.reserve("meta/some-model", 1))
