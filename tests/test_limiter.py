@@ -422,3 +422,26 @@ async def test_tier_limiter_updates_models_already_seen() -> None:
     task = await start(lim.reserve("meta/some-model", 1))
     await clock.advance(10.0)
     assert (await task).start == 10.0
+
+
+async def test_changing_a_models_tier_moves_its_concurrency_cap_safely() -> None:
+    clock = VirtualClock()
+    caps = {"one": Limits(max_concurrency=1), "three": Limits(max_concurrency=3)}
+    lim = TierLimiter(presets=caps, default_tier="one", clock=clock, sleep=clock.sleep)
+    first = await lim.reserve(M, 1)
+    waiting = [await start(lim.reserve(M, 1)) for _ in range(3)]
+    assert not any(task.done() for task in waiting)
+    lim.set_tiers({M: "three"})  # a larger cap lets two waiters in at once
+    await settle_loop()
+    assert [task.done() for task in waiting] == [True, True, False]
+    assert lim.in_flight(M) == 3
+    lim.set_tiers({M: "one"})  # lowered: slots are not handed over until below the cap
+    await lim.settle(first, None, None)
+    await lim.settle(waiting[0].result(), None, None)
+    await settle_loop()
+    assert not waiting[2].done() and lim.in_flight(M) == 1
+    await lim.settle(waiting[1].result(), None, None)
+    await settle_loop()
+    assert waiting[2].done() and lim.in_flight(M) == 1
+    await lim.settle(waiting[2].result(), None, None)
+    assert lim.in_flight(M) == 0
