@@ -228,9 +228,9 @@ class Limiter:
         for model_key, preset in overrides.items():
             if not isinstance(preset, Limits):
                 raise ConfigurationError(f"per_model[{model_key!r}] must be a Limits")
-        for name, hook in (("key", key), ("on_wait", on_wait)):
-            if hook is not None and not callable(hook):
-                raise ConfigurationError(f"{name} must be callable")
+        for name, hook in (("key", key), ("on_wait", on_wait), ("clock", clock), ("sleep", sleep)):
+            if (hook is not None or name in ("clock", "sleep")) and not callable(hook):
+                raise ConfigurationError(f"{name} must be callable, got {hook!r}")
         self.limits = limits
         self.per_model = overrides
         self.window = float(window)

@@ -188,7 +188,9 @@ class Client:
             )
         self._retry = retry_policy
         self._on_retry = on_retry
-        if rate_limiter is not None and not isinstance(rate_limiter, RateLimiter):
+        if rate_limiter is not None and (
+            isinstance(rate_limiter, type) or not isinstance(rate_limiter, RateLimiter)
+        ):
             raise ConfigurationError(
                 "rate_limiter must implement reserve/settle/penalize "
                 f"(ghmodels_async.ratelimit.RateLimiter), got {type(rate_limiter).__name__}"
