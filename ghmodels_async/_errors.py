@@ -32,7 +32,8 @@
         └── StreamConsumedError                a stream iterated a second time
     WrongEventLoopError (also RuntimeError)    a client used from a second event loop
 
-Errors hold plain data only (no aiohttp objects) and never contain the token.
+Errors hold plain data only (no aiohttp objects; headers are a dict with lowercase
+names), pickle with all their fields, and never contain the token.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ._info import RateLimitInfo, parse_retry_after
+from ._info import RateLimitInfo, lower_headers, parse_retry_after
 
 if TYPE_CHECKING:
     from .types import ChatCompletion
@@ -174,9 +175,7 @@ class APIStatusError(GHModelsError):
         self.status_code = status_code
         self.code = code
         # A plain dict with lower-case names: picklable, and no aiohttp object is kept.
-        self.headers: Mapping[str, str] = (
-            {} if headers is None else {name.lower(): value for name, value in headers.items()}
-        )
+        self.headers: dict[str, str] = lower_headers(headers) if headers else {}
         self.body = body
         self.param = param
         self.error_type = error_type
@@ -241,7 +240,9 @@ class RateLimitError(APIStatusError):
 class RetryWaitTooLongError(RateLimitError):
     """429 whose asked wait (``wait`` seconds) exceeds the client's ``max_retry_wait``."""
 
-    wait: float = 0.0
+    def __init__(self, message: str, *, wait: float = 0.0, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.wait = wait
 
 
 class ServerError(APIStatusError):

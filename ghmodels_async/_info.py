@@ -1,19 +1,29 @@
 """Facts about one HTTP answer: request id, rate-limit headers, retry hints.
 
-Pure data parsed from a header mapping; no I/O. Parsing is lazy (done when a
-property is first read) so the per-call hot path only stores the headers.
+Pure data parsed from a header mapping whose names are lowercase (the edge hands the
+core such a mapping; every name read here is lowercase); no I/O. Parsing is lazy (done
+when a property is first read) so the per-call hot path only stores the headers.
 """
 
 from __future__ import annotations
 
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from functools import cached_property
 
 import msgspec
 
-__all__ = ["RateLimitInfo", "ResponseInfo", "parse_retry_after"]
+__all__ = ["RateLimitInfo", "ResponseInfo", "lower_headers", "parse_retry_after"]
+
+
+def lower_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
+    """A plain dict of the headers with lowercase names (the first of repeated names wins)."""
+    pairs = headers.items() if isinstance(headers, Mapping) else headers
+    lowered: dict[str, str] = {}
+    for name, value in pairs:
+        lowered.setdefault(name.lower(), value)
+    return lowered
 
 
 # A plain non-negative decimal of bounded size: "inf", "1e999", "1_000", NaN, signs and

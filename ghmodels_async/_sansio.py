@@ -3,6 +3,9 @@
 Everything here is a pure function of its inputs (plus msgspec): building a request
 from call options, and turning ``(status, headers, body)`` into a typed result or the
 right exception. The aiohttp edge (``_transport``) only moves the bytes.
+
+Contract with the edge: answer headers arrive as a mapping whose names are lowercase
+(a plain ``dict`` works); everything here reads lowercase names only.
 """
 
 from __future__ import annotations
@@ -473,7 +476,7 @@ def error_for_answer(
     """The exception for a non-2xx answer: a redirect (never followed, so the token is
     never sent elsewhere) or a status error."""
     if status < 400:
-        location = headers.get("Location")
+        location = headers.get("location")
         return errors.RedirectError(
             f"the server answered {status} redirecting to {location!r}; redirects are not "
             "followed so the token is never sent elsewhere: configure that URL as base_url",

@@ -1,19 +1,21 @@
-"""A streamed chat completion: typed chunks from SSE bytes, and folding them back together.
+"""A streamed chat completion: typed chunks from the SSE bytes of a ``ByteStream``.
 
 ``ChatCompletionStream`` is an async iterator and async context manager over one open
 answer. Leaving ``async with``, breaking out of ``async for``, an exception or task
 cancellation closes the connection at once; a stream read to ``[DONE]`` hands its
-connection back to the pool. ``StreamAccumulator`` joins chunks into the final message.
+connection back to the pool. It depends on the ``ByteStream`` protocol defined here,
+not on aiohttp (the edge's ``StreamHandle`` implements it).
 """
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import msgspec
 
+from ._accumulator import StreamAccumulator
 from ._errors import (
     GHModelsError,
     IncompleteStreamError,
@@ -25,23 +27,31 @@ from ._info import RateLimitInfo, ResponseInfo
 from ._redact import Redactor
 from ._sansio import DECODE_ERRORS, parse_error_body
 from ._sse import SSEDecoder
-from .types import (
-    ChatCompletion,
-    ChatCompletionChunk,
-    ChatCompletionMessage,
-    Choice,
-    FunctionCall,
-    ToolCall,
-    Usage,
-)
+from .types import ChatCompletion, ChatCompletionChunk, Usage
 
-if TYPE_CHECKING:
-    from ._transport import StreamHandle
-
-__all__ = ["ChatCompletionStream", "StreamAccumulator"]
+__all__ = ["ByteStream", "ChatCompletionStream"]
 
 _DONE = b"[DONE]"
 _chunk_decoder = msgspec.json.Decoder(ChatCompletionChunk)
+
+
+class ByteStream(Protocol):
+    """An open answer as the stream reads it: status, headers (lowercase names), blocks."""
+
+    status: int
+    headers: Mapping[str, str]
+
+    async def read_block(self) -> bytes:
+        """The next block of body bytes; ``b""`` at the end of the body."""
+        ...
+
+    def close(self) -> None:
+        """Drop the connection now (safe to call twice)."""
+        ...
+
+    def release(self) -> None:
+        """Hand a fully read connection back for reuse."""
+        ...
 
 
 class ChatCompletionStream:
@@ -60,9 +70,9 @@ class ChatCompletionStream:
                  "last_data", "response", "usage")
 
     def __init__(
-        self, handle: StreamHandle, max_event_bytes: int, redactor: Redactor | None = None
+        self, handle: ByteStream, max_event_bytes: int, redactor: Redactor | None = None
     ) -> None:
-        self._handle: StreamHandle | None = handle
+        self._handle: ByteStream | None = handle
         self._redactor = redactor if redactor is not None else Redactor()
         self._iterated = False
         self._sse = SSEDecoder(max_event_bytes)
@@ -113,10 +123,6 @@ class ChatCompletionStream:
                 raise IncompleteStreamError(
                     "the stream ended before 'data: [DONE]': the answer is incomplete"
                 ) from None
-
-    async def _prime(self) -> None:
-        """Wait for the first event, so a failure before it can still be retried."""
-        await self._fill()
 
     async def __anext__(self) -> ChatCompletionChunk:
         pending = self._pending
@@ -238,112 +244,3 @@ class _StreamLoop:
         stream = self._stream
         if not stream._done:
             stream.close()
-
-
-class _ToolCallParts:
-    __slots__ = ("arguments", "id", "name", "type")
-
-    def __init__(self) -> None:
-        self.id = ""
-        self.type = "function"
-        self.name = ""
-        self.arguments: list[str] = []
-
-
-class _ChoiceParts:
-    __slots__ = ("content", "finish_reason", "reasoning", "refusal", "role", "tool_calls")
-
-    def __init__(self) -> None:
-        self.role = "assistant"
-        self.content: list[str] = []
-        self.reasoning: list[str] = []
-        self.refusal: list[str] = []
-        self.finish_reason: str | None = None
-        self.tool_calls: dict[int, _ToolCallParts] = {}
-
-
-class StreamAccumulator:
-    """Folds chunks into a ChatCompletion: text joined, tool calls joined by index,
-    finish_reason and usage kept. Feed it with :meth:`add` while you print the chunks."""
-
-    def __init__(self) -> None:
-        self._choices: dict[int, _ChoiceParts] = {}
-        self.id = ""
-        self.model = ""
-        self.created = 0
-        self.system_fingerprint: str | None = None
-        self.usage: Usage | None = None
-
-    def add(self, chunk: ChatCompletionChunk) -> None:
-        """Take one chunk into account."""
-        if chunk.id and not self.id:
-            self.id = chunk.id
-        if chunk.model and not self.model:
-            self.model = chunk.model
-        if chunk.created and not self.created:
-            self.created = chunk.created
-        if chunk.system_fingerprint:
-            self.system_fingerprint = chunk.system_fingerprint
-        if chunk.usage is not None:
-            self.usage = chunk.usage
-        for choice in chunk.choices:
-            parts = self._choices.get(choice.index)
-            if parts is None:
-                parts = self._choices[choice.index] = _ChoiceParts()
-            delta = choice.delta
-            if delta.role:
-                parts.role = delta.role
-            if delta.content:
-                parts.content.append(delta.content)
-            if delta.refusal:
-                parts.refusal.append(delta.refusal)
-            thought = delta.reasoning_content or delta.reasoning
-            if thought:
-                parts.reasoning.append(thought)
-            if delta.tool_calls:
-                for fragment in delta.tool_calls:
-                    call = parts.tool_calls.get(fragment.index)
-                    if call is None:
-                        call = parts.tool_calls[fragment.index] = _ToolCallParts()
-                    if fragment.id:
-                        call.id = fragment.id
-                    if fragment.type:
-                        call.type = fragment.type
-                    function = fragment.function
-                    if function is not None:
-                        if function.name:
-                            call.name += function.name
-                        if function.arguments:
-                            call.arguments.append(function.arguments)
-            if choice.finish_reason is not None:
-                parts.finish_reason = choice.finish_reason
-
-    def completion(self) -> ChatCompletion:
-        """The ChatCompletion the chunks so far add up to."""
-        choices = []
-        for index in sorted(self._choices):
-            parts = self._choices[index]
-            tool_calls = [
-                ToolCall(
-                    id=call.id,
-                    type=call.type,
-                    function=FunctionCall(name=call.name, arguments="".join(call.arguments)),
-                )
-                for _, call in sorted(parts.tool_calls.items())
-            ]
-            message = ChatCompletionMessage(
-                role=parts.role,
-                content="".join(parts.content) if parts.content else None,
-                refusal="".join(parts.refusal) if parts.refusal else None,
-                tool_calls=tool_calls or None,
-                reasoning_content="".join(parts.reasoning) if parts.reasoning else None,
-            )
-            choices.append(Choice(index=index, message=message, finish_reason=parts.finish_reason))
-        return ChatCompletion(
-            id=self.id,
-            created=self.created,
-            model=self.model,
-            system_fingerprint=self.system_fingerprint,
-            choices=choices,
-            usage=self.usage,
-        )

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import msgspec
 
-from ._errors import ConfigurationError
+from ._config import check, check_struct
 
 __all__ = ["Timeout"]
+
+_Positive = Annotated[float, msgspec.Meta(gt=0)]
 
 
 class Timeout(msgspec.Struct, frozen=True):
@@ -17,19 +21,12 @@ class Timeout(msgspec.Struct, frozen=True):
     stream; a long but healthy stream is never cut, since streams have no total cap.
     """
 
-    connect: float | None = 10.0
-    total: float | None = 600.0
-    stream_idle: float | None = 120.0
+    connect: _Positive | None = 10.0
+    total: _Positive | None = 600.0
+    stream_idle: _Positive | None = 120.0
 
     def __post_init__(self) -> None:
-        for name in ("connect", "total", "stream_idle"):
-            value = getattr(self, name)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-                raise ConfigurationError(
-                    f"Timeout.{name} must be a number > 0 or None, got {value!r}"
-                )
+        check_struct(self, _MESSAGES)
 
     @classmethod
     def coerce(cls, value: Timeout | float | None) -> Timeout:
@@ -38,8 +35,15 @@ class Timeout(msgspec.Struct, frozen=True):
             return value
         if value is None:
             return cls(connect=None, total=None, stream_idle=None)
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            raise ConfigurationError(
-                f"timeout must be a Timeout, a number of seconds > 0 or None, got {value!r}"
-            )
-        return cls(connect=min(float(value), 10.0), total=float(value), stream_idle=float(value))
+        seconds: float = check(
+            value,
+            _Positive,
+            "timeout must be a Timeout, a number of seconds > 0 or None, got {value!r}",
+        )
+        return cls(connect=min(seconds, 10.0), total=seconds, stream_idle=seconds)
+
+
+_MESSAGES = {
+    name: f"Timeout.{name} must be a number > 0 or None, got {{value!r}}"
+    for name in ("connect", "total", "stream_idle")
+}

@@ -19,9 +19,9 @@ from typing import TYPE_CHECKING, Any, Literal, TypeAlias
 
 import msgspec
 
+from ._accumulator import StreamAccumulator
 from ._errors import MaxToolRoundsError, ResponseDecodeError, ValidationError
 from ._parse import parse_completion
-from ._stream import StreamAccumulator
 from .types import AssistantMessage, ChatCompletion, FunctionCall, ToolCall, ToolMessage
 
 if TYPE_CHECKING:

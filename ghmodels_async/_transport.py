@@ -1,21 +1,26 @@
-"""The aiohttp edge: the only module that imports aiohttp.
+"""The aiohttp edge: the client's only module that imports aiohttp.
 
 It owns (or borrows) one ``ClientSession``, sends prepared bytes, reads bodies with a
-size bound, hands out stream byte blocks, and maps every aiohttp or timeout exception
-onto the library's tree. It parses nothing and decides no retries.
+size bound, hands out stream byte blocks (a ``StreamHandle`` is the core's
+``ByteStream``), hands the core answer headers with lowercase names, and maps every
+aiohttp or timeout exception onto the library's tree. It parses nothing, decides no
+retries and sleeps for nobody.
 """
 
 from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Awaitable, Mapping
-from typing import Any, NoReturn
+from collections.abc import Awaitable, Iterator, Mapping
+from typing import Annotated, Any, NoReturn
 
 import aiohttp
+import msgspec
 from aiohttp.connector import Connection
+from multidict import CIMultiDictProxy
 from yarl import URL
 
+from ._config import check
 from ._errors import (
     APIConnectionError,
     APITimeoutError,
@@ -25,9 +30,10 @@ from ._errors import (
     ResponseTooLargeError,
     WrongEventLoopError,
 )
+from ._info import lower_headers
 from ._timeout import Timeout
 
-__all__ = ["RawResponse", "StreamHandle", "Transport"]
+__all__ = ["LowerHeaders", "RawResponse", "StreamHandle", "Transport"]
 
 _READ_SIZE = 1 << 16
 _CACHE_LIMIT = 1024
@@ -55,6 +61,42 @@ class CleanConnector(aiohttp.TCPConnector):
             connection.close()  # stray bytes arrived while it sat in the pool
         return await super().connect(req, traces, timeout)
 
+
+
+class LowerHeaders(Mapping[str, str]):
+    """An answer's headers as the core expects them: names lowercase (first one wins).
+
+    Built from aiohttp's headers on first read, so a call whose headers nobody reads
+    (the common, successful case) pays nothing for them.
+    """
+
+    __slots__ = ("_lowered", "_raw")
+
+    def __init__(self, raw: CIMultiDictProxy[str]) -> None:
+        self._raw = raw
+        self._lowered: dict[str, str] | None = None
+
+    def _dict(self) -> dict[str, str]:
+        lowered = self._lowered
+        if lowered is None:
+            lowered = self._lowered = lower_headers(self._raw)
+        return lowered
+
+    def __getitem__(self, name: str) -> str:
+        return self._dict()[name]
+
+    def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
+        """The value of header ``name`` (lowercase), or ``default``."""
+        return self._dict().get(name, default)
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._dict())
+
+    def __len__(self) -> int:
+        return len(self._dict())
+
+    def __repr__(self) -> str:
+        return f"LowerHeaders({self._dict()!r})"
 
 
 class RawResponse:
@@ -94,7 +136,8 @@ def _drop_response(task: asyncio.Future[aiohttp.ClientResponse]) -> None:
 
 
 class StreamHandle:
-    """An open streaming answer: status, headers, and byte blocks until EOF."""
+    """An open streaming answer: status, headers, and byte blocks until EOF (the
+    ``ByteStream`` the core's ``ChatCompletionStream`` reads)."""
 
     __slots__ = ("_response", "_transport", "headers", "status")
 
@@ -102,7 +145,7 @@ class StreamHandle:
         self._transport = transport
         self._response = response
         self.status = response.status
-        self.headers: Mapping[str, str] = response.headers
+        self.headers: Mapping[str, str] = LowerHeaders(response.headers)
 
     async def read_block(self) -> bytes:
         """The next block of body bytes; ``b""`` at the end of the body."""
@@ -127,12 +170,12 @@ class StreamHandle:
 
     def close(self) -> None:
         """Drop the connection now (synchronous, safe to call twice)."""
-        self._transport._active.discard(self._response)
+        self._transport.forget(self._response)
         self._response.close()
 
     def release(self) -> None:
         """Give a fully read connection back to the pool."""
-        self._transport._active.discard(self._response)
+        self._transport.forget(self._response)
         self._response.release()
 
 
@@ -149,14 +192,11 @@ class Transport:
     ) -> None:
         if session is not None and not isinstance(session, aiohttp.ClientSession):
             raise ConfigurationError("session must be an aiohttp.ClientSession")
-        if (
-            isinstance(max_connections, bool)
-            or not isinstance(max_connections, int)
-            or max_connections < 0
-        ):
-            raise ConfigurationError(
-                f"max_connections must be an integer >= 0 (0 = unlimited), got {max_connections!r}"
-            )
+        check(
+            max_connections,
+            Annotated[int, msgspec.Meta(ge=0)],
+            "max_connections must be an integer >= 0 (0 = unlimited), got {value!r}",
+        )
         self._session = session
         self._owns_session = session is None
         self._max_connections = max_connections
@@ -211,8 +251,12 @@ class Transport:
             )
         return session
 
+    def forget(self, response: aiohttp.ClientResponse) -> None:
+        """Stop tracking an answer whose body is done with (close() need not wake it)."""
+        self._active.discard(response)
+
     def _client_timeout(self, timeout: Timeout, streaming: bool) -> aiohttp.ClientTimeout:
-        # Keyed by identity (hashing a dataclass costs a Python call per request); the
+        # Keyed by identity (one dict lookup, no hashing of the Timeout's fields); the
         # Timeout is kept in the entry so a recycled id can never match another object.
         entry = self._timeouts.get(id(timeout))
         if entry is None or entry[0] is not timeout:
@@ -244,7 +288,7 @@ class Transport:
             raise ResponseTooLargeError(
                 f"the response body ({length} bytes) exceeds max_response_bytes={limit}"
             )
-        if length is not None and "Content-Encoding" not in response.headers:
+        if length is not None and "content-encoding" not in response.headers:
             return await response.read()
         parts: list[bytes] = []
         size = 0
@@ -276,12 +320,20 @@ class Transport:
             async with response:
                 self._active.add(response)
                 try:
-                    body_bytes = await self.read_bounded(response, self.max_response_bytes)
+                    length = response.content_length
+                    if (
+                        length is not None
+                        and length <= self.max_response_bytes
+                        and "content-encoding" not in response.headers
+                    ):  # the common case, without read_bounded's extra coroutine
+                        body_bytes = await response.read()
+                    else:
+                        body_bytes = await self.read_bounded(response, self.max_response_bytes)
                 except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
                     _transport_error(exc, "response body read", self.closed, retryable=False)
                 finally:
                     self._active.discard(response)
-                return RawResponse(response.status, response.headers, body_bytes)
+                return RawResponse(response.status, LowerHeaders(response.headers), body_bytes)
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             _transport_error(exc, f"{method} request", self.closed)
 

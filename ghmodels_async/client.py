@@ -1,8 +1,10 @@
 """The public async client: ``async with Client() as c: await c.chat.completions.create(...)``.
 
-It wires the pure layers (``_sansio`` builds and reads messages, ``_retry`` decides
-waits, ``_sse``/``_stream`` decode streams) to the aiohttp edge (``_transport``). It
-parses no bytes and no headers itself.
+It wires the pure core (``_sansio`` builds and reads messages, ``_retry`` decides
+waits, ``_sse``/``_stream`` decode streams) to the aiohttp edge (``_transport``): one
+retry loop (:meth:`Client._call`, whose ``try`` block is the one place a request is
+sent) makes attempts and sleeps the waits the policy asks for. It parses no bytes and
+no headers itself, and does not import aiohttp.
 """
 
 from __future__ import annotations
@@ -15,11 +17,11 @@ import ssl
 import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Annotated, Any, Literal, TypeVar, overload
 
-import aiohttp
 import msgspec
 
+from ._config import check
 from ._errors import (
     APIConnectionError,
     APIStatusError,
@@ -27,13 +29,13 @@ from ._errors import (
     ConfigurationError,
     GHModelsError,
     IncompleteStreamError,
-    RetryWaitTooLongError,
+    RedirectError,
     ValidationError,
 )
-from ._info import ResponseInfo
+from ._info import ResponseInfo, parse_retry_after
 from ._pacing import Pace, Pacing
 from ._redact import Redactor
-from ._retry import RetryPolicy, is_retryable_status, next_delay
+from ._retry import RetryPolicy, retry_decision
 from ._sansio import (
     DEFAULT_BASE_URL,
     Endpoints,
@@ -64,6 +66,8 @@ from .types import (
 )
 
 if TYPE_CHECKING:
+    import aiohttp  # only for the session= annotation: the edge alone imports aiohttp
+
     from ._parse import ParsedChatCompletion
     from ._tool_loop import ToolEvent, ToolRunResult, ToolRunStream
     from .tools import FunctionTool
@@ -77,6 +81,20 @@ BASE_URL_ENV = "GHMODELS_BASE_URL"
 T = TypeVar("T")
 MessageParam = Message | ChatCompletionMessage | Mapping[str, Any]
 ToolParam = Tool | Mapping[str, Any]
+_Size = Annotated[int, msgspec.Meta(ge=1)]
+_Retries = Annotated[int, msgspec.Meta(ge=0)]
+# What one failed attempt may raise that the retry policy gets to judge.
+_JUDGED = (APIStatusError, RedirectError, APIConnectionError, IncompleteStreamError)
+
+
+def _paused_by(failure: Exception) -> bool:
+    """Whether a failed paced attempt paused its model: a 429 naming its wait (the
+    limiter then waits it out in ``reserve``, once for every caller)."""
+    return (
+        isinstance(failure, APIStatusError)
+        and failure.status_code == 429
+        and parse_retry_after(failure.headers) is not None
+    )
 
 
 class _Unset:
@@ -119,8 +137,14 @@ class Client:
     comes from ``base_url=``, else the ``GHMODELS_BASE_URL`` environment variable, else
     ``https://models.github.ai``. An Azure AI Foundry key can be given as ``api_key=``
     instead (sent as ``api-key``, no bearer token). A client belongs to the event loop
-    it first runs in.
+    it first runs in. ``max_retries=``/``max_retry_wait=`` set the retries
+    (:attr:`retry_policy` is what they amount to); ``on_retry`` is called with a
+    :class:`RetryEvent` before each wait.
     """
+
+    #: Awaited with the seconds to wait before a retry; tests replace it (on the class
+    #: or one instance) to record the waits instead of sleeping. close() still wakes it.
+    _sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
 
     def __init__(
         self,
@@ -134,9 +158,8 @@ class Client:
         headers: Mapping[str, str] | None = None,
         session: aiohttp.ClientSession | None = None,
         timeout: Timeout | float | None = DEFAULT_TIMEOUT,
-        max_retries: int | None = None,
-        max_retry_wait: float | None = None,
-        retry_policy: RetryPolicy | None = None,
+        max_retries: int = 2,
+        max_retry_wait: float = 60.0,
         on_retry: Callable[[RetryEvent], Awaitable[None] | None] | None = None,
         max_connections: int = 100,
         verify_ssl: bool | ssl.SSLContext = True,
@@ -170,23 +193,13 @@ class Client:
             ("max_response_bytes", max_response_bytes),
             ("max_event_bytes", max_event_bytes),
         ):
-            if isinstance(size, bool) or not isinstance(size, int) or size < 1:
-                raise ConfigurationError(f"{name} must be an integer >= 1, got {size!r}")
+            check(size, _Size, f"{name} must be an integer >= 1, got {{value!r}}")
         self._endpoints = Endpoints(base_url, path_prefix, catalog_path, api_version)
         self._org = None if org is None else self._endpoints.check_org(org, ConfigurationError)
         self._headers = make_headers(token, headers, api_key=api_key)
         self._redactor = Redactor(token, api_key)
         self._timeout = Timeout.coerce(timeout)
-        if retry_policy is None:
-            retry_policy = RetryPolicy(
-                max_retries=2 if max_retries is None else max_retries,
-                max_retry_wait=60.0 if max_retry_wait is None else max_retry_wait,
-            )
-        elif max_retries is not None or max_retry_wait is not None:
-            raise ConfigurationError(
-                "pass either retry_policy= or max_retries=/max_retry_wait=, not both"
-            )
-        self._retry = retry_policy
+        self._retry = RetryPolicy(max_retries=max_retries, max_retry_wait=max_retry_wait)
         self._on_retry = on_retry
         if rate_limiter is not None and (
             isinstance(rate_limiter, type) or not isinstance(rate_limiter, RateLimiter)
@@ -252,6 +265,11 @@ class Client:
         return self._endpoints.base_url
 
     @property
+    def retry_policy(self) -> RetryPolicy:
+        """The retry settings ``max_retries=``/``max_retry_wait=`` amount to."""
+        return self._retry
+
+    @property
     def org(self) -> str | None:
         """The client-wide organization for attribution, if any."""
         return self._org
@@ -274,10 +292,12 @@ class Client:
     def _call_policy(self, max_retries: Any) -> RetryPolicy:
         if max_retries is UNSET:
             return self._retry
-        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
-            raise ValidationError(
-                f"max_retries must be an integer >= 0, got {max_retries!r}", field="max_retries"
-            )
+        check(
+            max_retries,
+            _Retries,
+            "max_retries must be an integer >= 0, got {value!r}",
+            lambda message: ValidationError(message, field="max_retries"),
+        )
         return RetryPolicy(
             max_retries=max_retries,
             initial_backoff=self._retry.initial_backoff,
@@ -300,36 +320,18 @@ class Client:
         self,
         attempt: int,
         policy: RetryPolicy,
+        delay: float,
         url: str,
-        reason: str,
-        status_error: APIStatusError | None,
+        failure: Exception,
         paused: bool = False,
     ) -> None:
-        """Wait before retry ``attempt + 1``, or raise if the asked wait is too long.
+        """Report retry ``attempt + 1`` and sleep ``delay`` seconds; close() cuts the wait.
 
         ``paused``: the rate limiter already pauses the model for the server's wait, so
         the next reserve waits it out (once for every caller) and this does not sleep.
         """
-        headers = status_error.headers if status_error is not None else None
-        delay, asked = next_delay(attempt, policy, headers)
-        if asked and delay > policy.max_retry_wait and status_error is not None:
-            if status_error.status_code != 429:
-                # e.g. a 503 asking for minutes: not slept through either, but it stays a
-                # ServerError (RetryWaitTooLongError is a RateLimitError).
-                raise status_error
-            error = RetryWaitTooLongError(
-                f"{status_error.message} — the server asks to wait {delay:g} s, more than "
-                f"max_retry_wait={policy.max_retry_wait:g} s",
-                status_code=status_error.status_code,
-                code=status_error.code,
-                headers=status_error.headers,
-                body=status_error.body,
-            )
-            error.wait = delay
-            raise error
-        delay = min(delay, policy.max_retry_wait)
-        reason = self._redactor.text(reason)
-        status = status_error.status_code if status_error is not None else None
+        status = failure.status_code if isinstance(failure, APIStatusError) else None
+        reason = self._redactor.text(str(failure))
         if logger.isEnabledFor(logging.INFO):
             logger.info("retry %d/%d in %.2f s: %s", attempt + 1, policy.max_retries, delay, reason)
         if self._on_retry is not None:
@@ -342,17 +344,19 @@ class Client:
             self._closed_event = asyncio.Event()
         if self._transport.closed:
             raise ClientClosedError("the client was closed while waiting to retry")
+        sleeper = asyncio.ensure_future(self._sleep(delay))
+        closer = asyncio.ensure_future(self._closed_event.wait())
         try:
-            await asyncio.wait_for(self._closed_event.wait(), delay)
-        except asyncio.TimeoutError:
-            return
-        raise ClientClosedError("the client was closed while waiting to retry")
+            await asyncio.wait((sleeper, closer), return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            sleeper.cancel()
+            closer.cancel()
+        if not sleeper.done() or sleeper.cancelled() or self._transport.closed:
+            raise ClientClosedError("the client was closed while waiting to retry")
+        sleeper.result()  # an exception of the sleep itself propagates
 
-    @staticmethod
-    def _may_retry(error: APIStatusError, attempt: int, policy: RetryPolicy) -> bool:
-        return attempt < policy.max_retries and is_retryable_status(error.status_code)
-
-    async def _request(
+    @overload
+    async def _call(
         self,
         method: str,
         url: str,
@@ -360,94 +364,120 @@ class Client:
         headers: Mapping[str, str],
         timeout: Timeout,
         policy: RetryPolicy,
+        stream: Literal[False] = False,
         pace: Pace | None = None,
-    ) -> RawResponse:
-        """Send with retries; return a 2xx answer or raise the mapped error (scrubbed:
-        no token, no aiohttp exception chained)."""
+    ) -> RawResponse: ...
+
+    @overload
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        policy: RetryPolicy,
+        stream: Literal[True],
+        pace: Pace | None = None,
+    ) -> ChatCompletionStream: ...
+
+    async def _call(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        policy: RetryPolicy,
+        stream: bool = False,
+        pace: Pace | None = None,
+    ) -> RawResponse | ChatCompletionStream:
+        """The retry loop (plain and streaming calls alike): one attempt, and on a
+        failure the pure policy's answer: a wait (sleep it, go again) or the error to raise.
+
+        The inner ``try`` block is the one attempt, the single place a request is sent
+        (inline for the plain path: a coroutine level less on every read of every call).
+        Every error leaves scrubbed (no token, no aiohttp exception chained).
+        """
+        attempt = 0
+        transport = self._transport
         try:
-            return await self._request_once_or_retry(
-                method, url, body, headers, timeout, policy, pace
-            )
+            while True:
+                try:
+                    if pace is not None:
+                        return await self._paced_attempt(
+                            method, url, body, headers, timeout, stream, pace
+                        )
+                    if stream:
+                        return await self._open_stream(url, body, headers, timeout)
+                    raw = await transport.request(method, url, headers, body, timeout)
+                    if raw.status < 300:
+                        return raw
+                    raise error_for_answer(raw.status, raw.headers, raw.body)
+                except _JUDGED as failure:
+                    decision = retry_decision(policy, attempt, failure)
+                    if isinstance(decision, BaseException):
+                        raise decision from None
+                    paused = pace is not None and _paused_by(failure)
+                    await self._before_retry(attempt, policy, decision, url, failure, paused)
+                attempt += 1
         except GHModelsError as exc:
             raise self._redactor.scrub(exc) from None
 
-    async def _request_once_or_retry(
+    async def _paced_attempt(
         self,
         method: str,
         url: str,
         body: bytes | None,
         headers: Mapping[str, str],
         timeout: Timeout,
-        policy: RetryPolicy,
-        pace: Pace | None,
-    ) -> RawResponse:
-        attempt = 0
-        transport = self._transport
-        while True:
-            paused = False
-            try:
-                if pace is None:
-                    raw = await transport.request(method, url, headers, body, timeout)
-                else:
-                    raw, paused = await self._paced_request(
-                        method, url, headers, body, timeout, pace
-                    )
-            except APIConnectionError as exc:
-                if attempt >= policy.max_retries or not exc.retryable:
-                    raise
-                await self._before_retry(attempt, policy, url, str(exc), None)
-            else:
-                if raw.status < 300:
-                    return raw
-                error = error_for_answer(raw.status, raw.headers, raw.body)
-                if not isinstance(error, APIStatusError) or not self._may_retry(
-                    error, attempt, policy
-                ):
-                    raise error
-                await self._before_retry(attempt, policy, url, str(error), error, paused)
-            attempt += 1
-
-    async def _paced_request(
-        self,
-        method: str,
-        url: str,
-        headers: Mapping[str, str],
-        body: bytes | None,
-        timeout: Timeout,
+        stream: bool,
         pace: Pace,
-    ) -> tuple[RawResponse, bool]:
-        """One attempt under the rate limiter: reserve, send, settle however it ends.
-        Returns the answer and whether a 429 paused the model."""
+    ) -> RawResponse | ChatCompletionStream:
+        """One attempt under the rate limiter: reserve, send, settle however it ends (a
+        429 naming its wait also pauses the model); an opened stream keeps its
+        reservation until it finishes or is closed."""
         pacing = self._pacing
         assert pacing is not None
         ticket = await pacing.reserve(pace)
         try:
-            raw = await self._transport.request(method, url, headers, body, timeout)
+            if stream:
+                opened = await self._open_stream(url, body, headers, timeout)
+            else:
+                raw = await self._transport.request(method, url, headers, body, timeout)
+        except APIStatusError as error:  # a stream's error status: an answer all the same
+            await pacing.answered(ticket, pace, error.status_code, error.headers, error.body)
+            raise
         except BaseException as exc:
             await pacing.failed(ticket, exc)
             raise
-        paused = await pacing.answered(ticket, pace, raw.status, raw.headers, raw.body)
-        return raw, paused
+        if stream:
+            opened._on_end = pacing.stream_end_hook(ticket)
+            return opened
+        await pacing.answered(ticket, pace, raw.status, raw.headers, raw.body)
+        if raw.status < 300:
+            return raw
+        raise error_for_answer(raw.status, raw.headers, raw.body)
 
     async def _open_stream(
-        self,
-        url: str,
-        body: bytes,
-        headers: Mapping[str, str],
-        timeout: Timeout,
-        policy: RetryPolicy,
-        pace: Pace | None = None,
+        self, url: str, body: bytes | None, headers: Mapping[str, str], timeout: Timeout
     ) -> ChatCompletionStream:
-        """Open a stream, retrying only until its first event has arrived.
-
-        Under a rate limiter each attempt holds a reservation; an opened stream keeps it
-        until the stream finishes or is closed."""
+        """The streaming attempt: open, with the first event in (so a failure before it
+        can still be retried), or raise the mapped error."""
+        assert body is not None
+        transport = self._transport
+        handle = await transport.open_stream(url, headers, body, timeout)
+        if handle.status < 300:
+            opened = ChatCompletionStream(handle, self._max_event_bytes, self._redactor)
+            await opened._fill()
+            return opened
         try:
-            return await self._open_stream_with_retries(
-                url, body, headers, timeout, policy, pace
-            )
-        except GHModelsError as exc:
-            raise self._redactor.scrub(exc) from None
+            error_body = b""
+            if handle.status >= 400:
+                error_body = await handle.read_all(transport.max_response_bytes)
+        finally:
+            handle.close()
+        raise error_for_answer(handle.status, handle.headers, error_body)
 
     def _decode(self, decoder: msgspec.json.Decoder[T], raw: RawResponse, what: str) -> T:
         """Decode a 2xx body; a malformed one raises a scrubbed ResponseDecodeError."""
@@ -455,60 +485,6 @@ class Client:
             return decode_body(decoder, raw.body, what)
         except GHModelsError as exc:
             raise self._redactor.scrub(exc) from None
-
-    async def _open_stream_with_retries(
-        self,
-        url: str,
-        body: bytes,
-        headers: Mapping[str, str],
-        timeout: Timeout,
-        policy: RetryPolicy,
-        pace: Pace | None,
-    ) -> ChatCompletionStream:
-        attempt = 0
-        transport = self._transport
-        pacing = self._pacing if pace is not None else None
-        while True:
-            paused = False
-            try:
-                ticket = None if pacing is None or pace is None else await pacing.reserve(pace)
-                try:
-                    handle = await transport.open_stream(url, headers, body, timeout)
-                    if handle.status < 300:
-                        stream = ChatCompletionStream(
-                            handle, self._max_event_bytes, self._redactor
-                        )
-                        await stream._prime()
-                        if pacing is not None:
-                            stream._on_end = pacing.stream_end_hook(ticket)
-                            ticket = None
-                        return stream
-                    try:
-                        error_body = b""
-                        if handle.status >= 400:
-                            error_body = await handle.read_all(transport.max_response_bytes)
-                    finally:
-                        handle.close()
-                except BaseException as exc:
-                    if pacing is not None and ticket is not None:
-                        await pacing.failed(ticket, exc)
-                    raise
-                if pacing is not None and pace is not None:
-                    paused = await pacing.answered(
-                        ticket, pace, handle.status, handle.headers, error_body
-                    )
-                error = error_for_answer(handle.status, handle.headers, error_body)
-                if not isinstance(error, APIStatusError) or not self._may_retry(
-                    error, attempt, policy
-                ):
-                    raise error
-            except (APIConnectionError, IncompleteStreamError) as exc:
-                if attempt >= policy.max_retries or not getattr(exc, "retryable", True):
-                    raise
-                await self._before_retry(attempt, policy, url, str(exc), None)
-            else:
-                await self._before_retry(attempt, policy, url, str(error), error, paused)
-            attempt += 1
 
 
 class Completions:
@@ -636,15 +612,16 @@ class Completions:
         )
         client = self._client
         url = client._url("chat/completions", org)
-        headers = client._call_headers(extra_headers)
-        call_timeout = client._call_timeout(timeout)
-        policy = client._call_policy(max_retries)
+        # the defaults without a method call each: this is the per-call hot path
+        headers = client._headers if not extra_headers else client._call_headers(extra_headers)
+        call_timeout = client._timeout if timeout is UNSET else client._call_timeout(timeout)
+        policy = client._retry if max_retries is UNSET else client._call_policy(max_retries)
         pace = None
         if client._pacing is not None:
             pace = Pace(model, estimate_tokens(body, max_tokens or max_completion_tokens))
         if stream:
-            return await client._open_stream(url, body, headers, call_timeout, policy, pace)
-        raw = await client._request("POST", url, body, headers, call_timeout, policy, pace)
+            return await client._call("POST", url, body, headers, call_timeout, policy, True, pace)
+        raw = await client._call("POST", url, body, headers, call_timeout, policy, False, pace)
         completion = client._decode(_completion_decoder, raw, "chat completion")
         completion.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers, raw.body)
         return completion
@@ -773,13 +750,14 @@ class Embeddings:
         )
         client = self._client
         pace = None if client._pacing is None else Pace(model, estimate_tokens(body, None))
-        raw = await client._request(
+        raw = await client._call(
             "POST",
             client._url("embeddings", org),
             body,
             client._call_headers(extra_headers),
             client._call_timeout(timeout),
             client._call_policy(max_retries),
+            False,
             pace,
         )
         result = client._decode(_embeddings_decoder, raw, "embeddings")
@@ -806,7 +784,7 @@ class Models:
         """The models: GitHub's ``GET /catalog/models``, or with another ``path_prefix``
         the OpenAI route ``GET {prefix}/models`` (``{"object": "list", "data": [...]}``)."""
         client = self._client
-        raw = await client._request(
+        raw = await client._call(
             "GET",
             client._endpoints.catalog_url,
             None,

@@ -12,12 +12,18 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from typing import Annotated, Generic, TypeVar
+
+import msgspec
+
+from ._config import check
 
 __all__ = ["Outcome", "fan_out"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+_Concurrency = Annotated[int, msgspec.Meta(ge=1)]
+_Rate = Annotated[float, msgspec.Meta(gt=0)]
 
 
 @dataclass(frozen=True)
@@ -67,10 +73,15 @@ async def fan_out(
     Exceptions (subclasses of ``Exception``) are captured per item; cancellation of the
     caller cancels every worker. ``on_done`` is called as each item finishes.
     """
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
-    if requests_per_minute is not None and not requests_per_minute > 0:
-        raise ValueError(f"requests_per_minute must be > 0, got {requests_per_minute!r}")
+    check(
+        concurrency, _Concurrency, "concurrency must be an integer >= 1, got {value!r}", ValueError
+    )
+    check(
+        requests_per_minute,
+        _Rate | None,
+        "requests_per_minute must be > 0, got {value!r}",
+        ValueError,
+    )
     work = list(items)
     outcomes: list[Outcome[R] | None] = [None] * len(work)
     pacer = _Pacer(requests_per_minute)

@@ -21,6 +21,7 @@ import aiohttp
 import pytest
 from aiohttp import web
 
+from conftest import RetrySleeps, connector_counts
 from ghmodels_async import (
     APIConnectionError,
     APIStatusError,
@@ -136,19 +137,8 @@ async def other_server() -> AsyncIterator[Server]:
 
 
 def make_client(server: Server, **kwargs: Any) -> Client:
-    if "retry_policy" not in kwargs:
-        kwargs.setdefault("max_retries", 0)
+    kwargs.setdefault("max_retries", 0)
     return Client(TOKEN, base_url=server.url, **kwargs)
-
-
-def connector_counts(client: Client) -> tuple[int, int]:
-    """(connections in use, idle pooled connections) of the client's aiohttp connector."""
-    session = client._transport._session
-    assert session is not None
-    connector = session.connector
-    assert isinstance(connector, aiohttp.TCPConnector)
-    idle = sum(len(conns) for conns in connector._conns.values())
-    return len(connector._acquired), idle
 
 
 # ---------------------------------------------------------------------------
@@ -346,8 +336,18 @@ async def test_exact_paths_on_the_wire(server: Server) -> None:
     )
     async with make_client(server, org="acme", api_version="2024-05-01-preview") as client:
         await create(client)
-        embeddings = await client.embeddings.create(model="m/e", input=["x"], org="other-org")
-        models = await client.models.list()
+        embeddings = await client.embeddings.create(
+            model="m/e", input=["x"], org="other-org", extra_headers={"X-E": "1"}
+        )
+        models = await client.models.list(extra_headers={"X-L": "2"})
+    # every operation carries the contract headers (and its own extra ones)
+    for seen, extra in zip(server.seen, (None, "X-E", "X-L"), strict=True):
+        assert seen.headers["Authorization"] == f"Bearer {TOKEN}"
+        assert seen.headers["Accept"] == "application/vnd.github+json"
+        assert seen.headers["X-GitHub-Api-Version"] == "2022-11-28"
+        assert seen.headers["User-Agent"].startswith("ghmodels-async/")
+        assert extra is None or extra in seen.headers
+    assert server.seen[2].body == b""  # the catalog GET sends no body
     assert [(s.method, s.path_qs) for s in server.seen] == [
         ("POST", "/orgs/acme/inference/chat/completions?api-version=2024-05-01-preview"),
         ("POST", "/orgs/other-org/inference/embeddings?api-version=2024-05-01-preview"),
@@ -586,14 +586,15 @@ async def test_retries_exhausted_raise_the_last_error(server: Server) -> None:
     assert len(server.seen) == 3
 
 
-async def test_backoff_without_server_hint(server: Server) -> None:
+async def test_backoff_without_server_hint(server: Server, retry_sleeps: RetrySleeps) -> None:
     server.handler = sequence(reply(b"x", status=500), reply(COMPLETION))
     events: list[RetryEvent] = []
-    policy = RetryPolicy(max_retries=1, initial_backoff=0.05, max_backoff=0.05)
-    async with make_client(server, retry_policy=policy, on_retry=events.append) as client:
+    async with make_client(server, max_retries=1, on_retry=events.append) as client:
         await create(client)
     assert len(server.seen) == 2
-    assert 0.0 <= events[0].delay <= 0.05
+    policy = RetryPolicy()
+    assert 0.0 <= events[0].delay <= policy.initial_backoff  # first backoff: full jitter
+    assert retry_sleeps.waits == [events[0].delay]
 
 
 @pytest.mark.parametrize("status", [410, 400, 401, 404, 422])
@@ -637,16 +638,15 @@ async def test_per_call_max_retries_zero(server: Server) -> None:
     ],
 )
 async def test_retry_wait_too_long_is_raised_at_once(
-    server: Server, headers: dict[str, str], wait: float
+    server: Server, headers: dict[str, str], wait: float, retry_sleeps: RetrySleeps
 ) -> None:
     body, _ = error_body("github", 429)
     server.handler = reply(body, status=429, headers=headers)
     events: list[RetryEvent] = []
     async with make_client(server, max_retries=3, on_retry=events.append) as client:
-        started = time.monotonic()
         with pytest.raises(RetryWaitTooLongError) as info:
             await create(client)
-        assert time.monotonic() - started < 1.0
+    assert retry_sleeps.waits == []  # raised at once, nothing slept
     exc = info.value
     assert isinstance(exc, RateLimitError)
     assert exc.wait == wait
@@ -657,32 +657,39 @@ async def test_retry_wait_too_long_is_raised_at_once(
     assert events == []
 
 
-async def test_streaming_request_is_retried_before_the_first_event(server: Server) -> None:
+async def test_streaming_request_is_retried_before_the_first_event(
+    server: Server, retry_sleeps: RetrySleeps
+) -> None:
     server.handler = sequence(
         reply(b"{}", status=429, headers={"retry-after": "0"}),
         sse(),  # a 200 that ends before any event
         sse(chunk("ok", role="assistant"), DONE),
     )
-    policy = RetryPolicy(max_retries=2, initial_backoff=0.01, max_backoff=0.01)
-    async with make_client(server, retry_policy=policy) as client:
+    events: list[RetryEvent] = []
+    async with make_client(server, max_retries=2, on_retry=events.append) as client:
         stream = await stream_of(client)
         completion = await stream.collect()
     assert completion.choices[0].message.content == "ok"
     assert len(server.seen) == 3
+    assert [e.status_code for e in events] == [429, None]
+    assert retry_sleeps.waits == [0.0, events[1].delay]  # the asked 0 s, then a backoff
+    assert 0.0 <= events[1].delay <= 2 * RetryPolicy().initial_backoff
 
 
-async def test_connection_failures_are_retried(unused_port: int) -> None:
+async def test_connection_failures_are_retried(
+    unused_port: int, retry_sleeps: RetrySleeps
+) -> None:
     events: list[RetryEvent] = []
-    policy = RetryPolicy(max_retries=2, initial_backoff=0.01, max_backoff=0.01)
     async with Client(
         TOKEN,
         base_url=f"http://127.0.0.1:{unused_port}",
-        retry_policy=policy,
+        max_retries=2,
         on_retry=events.append,
     ) as client:
         with pytest.raises(APIConnectionError):
             await create(client)
     assert [(e.attempt, e.status_code) for e in events] == [(1, None), (2, None)]
+    assert retry_sleeps.waits == [e.delay for e in events]
 
 
 # ---------------------------------------------------------------------------
@@ -1166,17 +1173,36 @@ async def test_close_while_a_stream_is_being_read(server: Server) -> None:
     await server.wait_all_closed()
 
 
-async def test_close_while_waiting_to_retry(server: Server) -> None:
+async def test_close_while_waiting_to_retry(server: Server, retry_sleeps: RetrySleeps) -> None:
     server.handler = reply(b"{}", status=429, headers={"retry-after": "30"})
+    retry_sleeps.block = True  # the 30 s wait ends only if close() wakes it
     client = make_client(server, max_retries=1)
     task = asyncio.create_task(create(client))
-    await asyncio.wait_for(server.got_request.wait(), 2)
-    await asyncio.sleep(0.05)
-    started = time.monotonic()
+    await asyncio.wait_for(retry_sleeps.sleeping.wait(), 2)
     await client.close()
     with pytest.raises(ClientClosedError):
         await asyncio.wait_for(task, 2)
-    assert time.monotonic() - started < 1.0
+    assert retry_sleeps.waits == [30.0]
+    assert len(server.seen) == 1
+
+
+async def test_close_wakes_the_real_sleep(server: Server) -> None:
+    server.handler = reply(b"{}", status=429, headers={"retry-after": "30"})
+    events: list[RetryEvent] = []
+    waiting = asyncio.Event()
+
+    def hook(event: RetryEvent) -> None:
+        events.append(event)
+        waiting.set()
+
+    client = make_client(server, max_retries=1, on_retry=hook)
+    client._sleep = asyncio.sleep  # type: ignore[method-assign]  # the default, unrecorded
+    task = asyncio.create_task(create(client))
+    await asyncio.wait_for(waiting.wait(), 2)
+    await client.close()
+    with pytest.raises(ClientClosedError):
+        await asyncio.wait_for(task, 2)  # far less than the 30 s asked
+    assert [e.delay for e in events] == [30.0]
     assert len(server.seen) == 1
 
 

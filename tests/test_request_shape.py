@@ -1,19 +1,31 @@
-"""What goes on the wire: URL, query, headers and the exact JSON body of every option."""
+"""What goes on the wire, decided by the pure core without any I/O: URLs and query,
+headers, and the exact JSON body of every option (``_sansio``), plus the client's own
+plumbing of them (org, extra headers, timeouts handed to aiohttp) read straight off a
+client that never sends. The one test that mocks aiohttp is ``test_mocking_example.py``.
+"""
 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
-from types import SimpleNamespace
 from typing import Any
 
 import aiohttp
+import msgspec
 import pytest
-from aioresponses import aioresponses
-from yarl import URL
 
-from ghmodels_async import Client, Timeout, ValidationError, __version__
+from ghmodels_async import Client, ConfigurationError, Timeout, ValidationError, __version__
+from ghmodels_async._sansio import (
+    Endpoints,
+    build_chat_body,
+    build_embeddings_body,
+    check_headers,
+    decode_body,
+    make_headers,
+)
+from ghmodels_async.client import _catalog_decoder, _ModelList
 from ghmodels_async.types import (
+    ChatCompletion,
+    EmbeddingsResponse,
     FunctionDefinition,
     NamedFunction,
     NamedToolChoice,
@@ -29,7 +41,6 @@ CHAT_URL = f"{BASE}/inference/chat/completions"
 EMBEDDINGS_URL = f"{BASE}/inference/embeddings"
 MODEL = "openai/gpt-4.1"
 MESSAGES = [{"role": "user", "content": "hi"}]
-
 COMPLETION = {
     "id": "chatcmpl-1",
     "object": "chat.completion",
@@ -40,54 +51,14 @@ COMPLETION = {
     ],
     "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
 }
-EMBEDDINGS = {
-    "object": "list",
-    "data": [{"object": "embedding", "index": 0, "embedding": [0.5, 0.25]}],
-    "model": "openai/text-embedding-3-small",
-    "usage": {"prompt_tokens": 1, "total_tokens": 1},
-}
 
 
-class _CompatResponse(aiohttp.ClientResponse):
-    """aioresponses 0.7.9 builds responses without the ``stream_writer`` argument that
-    recent aiohttp requires; supply a stand-in so mocked answers can be built."""
-
-    def __init__(self, method: str, url: URL, **kwargs: Any) -> None:
-        kwargs.setdefault("stream_writer", SimpleNamespace(output_size=0))
-        super().__init__(method, url, **kwargs)
-
-
-class _Mocked(aioresponses):  # type: ignore[misc]
-    def add(self, url: Any, method: str = "GET", *args: Any, **kwargs: Any) -> None:
-        kwargs.setdefault("response_class", _CompatResponse)
-        super().add(url, method, *args, **kwargs)
-
-
-@pytest.fixture
-def mocked() -> Any:
-    with _Mocked() as m:
-        yield m
-
-
-@pytest.fixture
-async def client() -> AsyncIterator[Client]:
-    async with Client(TOKEN, max_retries=0) as c:
-        yield c
-
-
-def only_request(m: Any) -> tuple[str, URL, dict[str, Any]]:
-    """The single request aioresponses saw: method, URL and the call's keyword arguments."""
-    assert len(m.requests) == 1, m.requests
-    [((method, url), calls)] = m.requests.items()
-    assert len(calls) == 1
-    return method, url, calls[0].kwargs
-
-
-def sent_json(m: Any) -> Any:
-    _, _, kwargs = only_request(m)
-    data = kwargs["data"]
-    assert isinstance(data, bytes)
-    return json.loads(data)
+def chat(**options: Any) -> Any:
+    """The JSON body ``create(model=MODEL, messages=MESSAGES, **options)`` sends."""
+    extra_body = options.pop("extra_body", None)
+    options.setdefault("model", MODEL)
+    options.setdefault("messages", MESSAGES)
+    return json.loads(build_chat_body(options, extra_body))
 
 
 # ---------------------------------------------------------------------------
@@ -95,56 +66,33 @@ def sent_json(m: Any) -> Any:
 # ---------------------------------------------------------------------------
 
 
-async def test_plain_chat_url(mocked: Any, client: Client) -> None:
-    mocked.post(CHAT_URL, payload=COMPLETION)
-    await client.chat.completions.create(model=MODEL, messages=MESSAGES)
-    method, url, kwargs = only_request(mocked)
-    assert method == "POST"
-    assert str(url) == CHAT_URL
-    assert kwargs["allow_redirects"] is False
+def test_default_urls() -> None:
+    endpoints = Endpoints()
+    assert endpoints.url("chat/completions", None) == CHAT_URL
+    assert endpoints.url("embeddings", None) == EMBEDDINGS_URL
+    assert endpoints.catalog_url == f"{BASE}/catalog/models"
 
 
-async def test_client_org_url(mocked: Any) -> None:
-    url = f"{BASE}/orgs/my-org/inference/chat/completions"
-    mocked.post(url, payload=COMPLETION)
-    async with Client(TOKEN, org="my-org") as client:
-        assert client.org == "my-org"
-        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
-    assert str(only_request(mocked)[1]) == url
+def test_client_org_and_per_call_org() -> None:
+    client = Client(TOKEN, org="my-org")
+    assert client.org == "my-org"
+    assert client._url("chat/completions", None) == f"{BASE}/orgs/my-org/inference/chat/completions"
+    assert (
+        client._url("chat/completions", "Other-Org")
+        == f"{BASE}/orgs/Other-Org/inference/chat/completions"
+    )
+    assert Client(TOKEN)._url("embeddings", "acme") == f"{BASE}/orgs/acme/inference/embeddings"
 
 
-async def test_per_call_org_overrides_client_org(mocked: Any) -> None:
-    url = f"{BASE}/orgs/Other-Org/inference/chat/completions"
-    mocked.post(url, payload=COMPLETION)
-    async with Client(TOKEN, org="my-org") as client:
-        await client.chat.completions.create(model=MODEL, messages=MESSAGES, org="Other-Org")
-    assert str(only_request(mocked)[1]) == url
-
-
-async def test_api_version_query(mocked: Any) -> None:
-    url = f"{CHAT_URL}?api-version=2024-05-01-preview"
-    mocked.post(url, payload=COMPLETION)
-    async with Client(TOKEN, api_version="2024-05-01-preview") as client:
-        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
-    _, sent, _ = only_request(mocked)
-    assert sent.path == "/inference/chat/completions"
-    assert sent.query_string == "api-version=2024-05-01-preview"
-
-
-async def test_api_version_with_org_and_embeddings_and_catalog(mocked: Any) -> None:
+def test_api_version_query_on_every_url() -> None:
     query = "?api-version=2025-03-01-preview"
-    mocked.post(f"{BASE}/orgs/acme/inference/chat/completions{query}", payload=COMPLETION)
-    mocked.post(f"{BASE}/orgs/acme/inference/embeddings{query}", payload=EMBEDDINGS)
-    mocked.get(f"{BASE}/catalog/models{query}", payload=[])
-    async with Client(TOKEN, org="acme", api_version="2025-03-01-preview") as client:
-        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
-        await client.embeddings.create(model="m/e", input="x")
-        await client.models.list()
-    assert sorted((method, str(url)) for method, url in mocked.requests) == [
-        ("GET", f"{BASE}/catalog/models{query}"),
-        ("POST", f"{BASE}/orgs/acme/inference/chat/completions{query}"),
-        ("POST", f"{BASE}/orgs/acme/inference/embeddings{query}"),
-    ]
+    endpoints = Endpoints(api_version="2025-03-01-preview")
+    assert endpoints.url("chat/completions", None) == f"{CHAT_URL}{query}"
+    assert endpoints.url("chat/completions", "acme") == (
+        f"{BASE}/orgs/acme/inference/chat/completions{query}"
+    )
+    assert endpoints.url("embeddings", "acme") == f"{BASE}/orgs/acme/inference/embeddings{query}"
+    assert endpoints.catalog_url == f"{BASE}/catalog/models{query}"
 
 
 @pytest.mark.parametrize(
@@ -164,44 +112,52 @@ async def test_api_version_with_org_and_embeddings_and_catalog(mocked: Any) -> N
         ),
     ],
 )
-async def test_custom_base_url_and_path_prefix(
-    mocked: Any, base_url: str, prefix: str, expected: str
-) -> None:
-    mocked.post(expected, payload=COMPLETION)
-    async with Client(TOKEN, base_url=base_url, path_prefix=prefix) as client:
-        assert client.base_url == base_url.rstrip("/")
-        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
-    assert str(only_request(mocked)[1]) == expected
+def test_custom_base_url_and_path_prefix(base_url: str, prefix: str, expected: str) -> None:
+    client = Client(TOKEN, base_url=base_url, path_prefix=prefix)
+    assert client.base_url == base_url.rstrip("/")
+    assert client._url("chat/completions", None) == expected
 
 
-async def test_custom_prefix_with_org_is_refused(mocked: Any) -> None:
+def test_custom_prefix_with_org_is_refused() -> None:
     # Org attribution is GitHub's /orgs/{org}/inference route; elsewhere it is refused.
-    async with Client(TOKEN, base_url="http://localhost:8000", path_prefix="/v1") as client:
-        with pytest.raises(ValidationError) as info:
-            await client.embeddings.create(model="m/e", input="x", org="acme")
+    client = Client(TOKEN, base_url="http://localhost:8000", path_prefix="/v1")
+    with pytest.raises(ValidationError) as info:
+        client._url("embeddings", "acme")
     assert info.value.field == "org"
-    assert mocked.requests == {}
 
 
-async def test_catalog_get(mocked: Any, client: Client) -> None:
-    mocked.get(f"{BASE}/catalog/models", payload=[{"id": "openai/gpt-4.1", "publisher": "OpenAI"}])
-    models = await client.models.list()
-    method, url, kwargs = only_request(mocked)
-    assert (method, str(url)) == ("GET", f"{BASE}/catalog/models")
-    assert kwargs["data"] is None
-    assert kwargs["headers"]["Authorization"] == f"Bearer {TOKEN}"
-    assert [(m.id, m.publisher) for m in models] == [("openai/gpt-4.1", "OpenAI")]
+def test_custom_catalog_path() -> None:
+    endpoints = Endpoints("http://localhost:8000", "/v1", "/v1/models")
+    assert endpoints.catalog_url == "http://localhost:8000/v1/models"
 
 
-async def test_custom_catalog_path_and_openai_model_list(mocked: Any) -> None:
-    url = "http://localhost:8000/v1/models"
-    mocked.get(url, payload={"object": "list", "data": [{"id": "llama3", "owned_by": "me"}]})
-    async with Client(
-        TOKEN, base_url="http://localhost:8000", path_prefix="/v1", catalog_path="/v1/models"
-    ) as client:
-        models = await client.models.list()
-    assert str(only_request(mocked)[1]) == url
-    assert [(m.id, m.owned_by) for m in models] == [("llama3", "me")]
+@pytest.mark.parametrize(
+    ("kwargs", "match"),
+    [
+        ({"base_url": "ftp://x"}, "absolute http"),
+        ({"base_url": "https://u:p@x"}, "credentials"),
+        ({"path_prefix": "/a/../b"}, "plain URL path"),
+        ({"api_version": "a b"}, "api_version"),
+    ],
+)
+def test_bad_endpoint_configuration(kwargs: dict[str, Any], match: str) -> None:
+    with pytest.raises(ConfigurationError, match=match):
+        Endpoints(**kwargs)
+
+
+def test_catalog_answer_in_both_shapes() -> None:
+    listed = decode_body(
+        _catalog_decoder, b'[{"id": "openai/gpt-4.1", "publisher": "OpenAI"}]', "catalog"
+    )
+    assert isinstance(listed, list)
+    assert [(m.id, m.publisher) for m in listed] == [("openai/gpt-4.1", "OpenAI")]
+    openai_style = decode_body(
+        _catalog_decoder,
+        b'{"object": "list", "data": [{"id": "llama3", "owned_by": "me"}]}',
+        "catalog",
+    )
+    assert isinstance(openai_style, _ModelList)
+    assert [(m.id, m.owned_by) for m in openai_style.data] == [("llama3", "me")]
 
 
 # ---------------------------------------------------------------------------
@@ -209,10 +165,8 @@ async def test_custom_catalog_path_and_openai_model_list(mocked: Any) -> None:
 # ---------------------------------------------------------------------------
 
 
-async def test_default_headers_exactly(mocked: Any, client: Client) -> None:
-    mocked.post(CHAT_URL, payload=COMPLETION)
-    await client.chat.completions.create(model=MODEL, messages=MESSAGES)
-    headers = dict(only_request(mocked)[2]["headers"])
+def test_default_headers_exactly() -> None:
+    headers = make_headers(TOKEN)
     user_agent = headers.pop("User-Agent")
     assert user_agent.startswith(f"ghmodels-async/{__version__} ")
     assert headers == {
@@ -223,51 +177,32 @@ async def test_default_headers_exactly(mocked: Any, client: Client) -> None:
     }
 
 
-async def test_client_and_per_call_extra_headers(mocked: Any) -> None:
-    mocked.post(CHAT_URL, payload=COMPLETION)
-    mocked.post(CHAT_URL, payload=COMPLETION)
-    async with Client(TOKEN, headers={"X-Team": "a", "X-Trace": "client"}) as client:
-        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
-        await client.chat.completions.create(
-            model=MODEL, messages=MESSAGES, extra_headers={"X-Trace": "call", "X-Call": "1"}
-        )
-    [calls] = mocked.requests.values()
-    first, second = (dict(call.kwargs["headers"]) for call in calls)
+def test_client_and_per_call_extra_headers() -> None:
+    client = Client(TOKEN, headers={"X-Team": "a", "X-Trace": "client"})
+    first = dict(client._call_headers(None))
+    second = dict(client._call_headers({"X-Trace": "call", "X-Call": "1"}))
+    third = dict(client._call_headers(None))
     assert first["X-Team"] == "a"
     assert first["X-Trace"] == "client"
     assert "X-Call" not in first
     assert second["X-Team"] == "a"
     assert second["X-Trace"] == "call"
     assert second["X-Call"] == "1"
+    assert third == first  # per-call headers do not leak into the next call
     for headers in (first, second):
         assert headers["Authorization"] == f"Bearer {TOKEN}"
         assert headers["X-GitHub-Api-Version"] == "2022-11-28"
-
-
-async def test_per_call_headers_do_not_leak_into_the_next_call(mocked: Any, client: Client) -> None:
-    mocked.post(CHAT_URL, payload=COMPLETION)
-    mocked.post(CHAT_URL, payload=COMPLETION)
-    await client.chat.completions.create(model=MODEL, messages=MESSAGES, extra_headers={"X-A": "1"})
-    await client.chat.completions.create(model=MODEL, messages=MESSAGES)
-    [calls] = mocked.requests.values()
-    assert "X-A" in calls[0].kwargs["headers"]
-    assert "X-A" not in calls[1].kwargs["headers"]
-
-
-async def test_embeddings_and_catalog_carry_the_contract_headers(
-    mocked: Any, client: Client
-) -> None:
-    mocked.post(EMBEDDINGS_URL, payload=EMBEDDINGS)
-    mocked.get(f"{BASE}/catalog/models", payload=[])
-    await client.embeddings.create(model="m/e", input="x", extra_headers={"X-E": "1"})
-    await client.models.list(extra_headers={"X-L": "2"})
-    for (method, _), calls in mocked.requests.items():
-        headers = calls[0].kwargs["headers"]
-        assert headers["Authorization"] == f"Bearer {TOKEN}"
         assert headers["Accept"] == "application/vnd.github+json"
-        assert headers["X-GitHub-Api-Version"] == "2022-11-28"
         assert headers["User-Agent"].startswith("ghmodels-async/")
-        assert headers.get("X-E" if method == "POST" else "X-L") is not None
+
+
+@pytest.mark.parametrize(
+    "bad", [["X-A"], {"X-A": 1}, {1: "a"}, {"X-A": "a\r\nX-B: b"}, {"X-A\n": "a"}]
+)
+def test_bad_extra_headers(bad: Any) -> None:
+    with pytest.raises(ValidationError) as info:
+        check_headers(bad)
+    assert info.value.field == "headers"
 
 
 # ---------------------------------------------------------------------------
@@ -275,23 +210,17 @@ async def test_embeddings_and_catalog_carry_the_contract_headers(
 # ---------------------------------------------------------------------------
 
 
-async def test_timeouts_passed_to_aiohttp(mocked: Any) -> None:
-    mocked.post(CHAT_URL, payload=COMPLETION)
-    mocked.post(CHAT_URL, payload=COMPLETION)
-    mocked.post(CHAT_URL, body=b"data: [DONE]\n\n", content_type="text/event-stream")
-    async with Client(TOKEN, timeout=Timeout(connect=3, total=30, stream_idle=7)) as client:
-        await client.chat.completions.create(model=MODEL, messages=MESSAGES)
-        await client.chat.completions.create(model=MODEL, messages=MESSAGES, timeout=5)
-        stream = await client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=True)
-        async with stream:
-            assert [chunk async for chunk in stream] == []
-    [calls] = mocked.requests.values()
-    timeouts = [call.kwargs["timeout"] for call in calls]
-    assert all(isinstance(t, aiohttp.ClientTimeout) for t in timeouts)
-    assert (timeouts[0].total, timeouts[0].connect) == (30, 3)
-    assert (timeouts[1].total, timeouts[1].connect) == (5, 5)
+def test_timeouts_handed_to_aiohttp() -> None:
+    client = Client(TOKEN, timeout=Timeout(connect=3, total=30, stream_idle=7))
+    transport = client._transport
+    plain = transport._client_timeout(client._call_timeout(client._timeout), False)
+    per_call = transport._client_timeout(client._call_timeout(5), False)
+    stream = transport._client_timeout(client._timeout, True)
+    assert all(isinstance(t, aiohttp.ClientTimeout) for t in (plain, per_call, stream))
+    assert (plain.total, plain.connect) == (30, 3)
+    assert (per_call.total, per_call.connect) == (5, 5)
     # a stream has no total cap, only the idle limit between reads
-    assert (timeouts[2].total, timeouts[2].connect, timeouts[2].sock_read) == (None, 3, 7)
+    assert (stream.total, stream.connect, stream.sock_read) == (None, 3, 7)
 
 
 # ---------------------------------------------------------------------------
@@ -299,14 +228,9 @@ async def test_timeouts_passed_to_aiohttp(mocked: Any) -> None:
 # ---------------------------------------------------------------------------
 
 
-async def test_minimal_body_exactly(mocked: Any, client: Client) -> None:
-    mocked.post(CHAT_URL, payload=COMPLETION)
-    completion = await client.chat.completions.create(model=MODEL, messages=MESSAGES)
-    _, _, kwargs = only_request(mocked)
-    assert (
-        kwargs["data"] == b'{"model":"openai/gpt-4.1","messages":[{"role":"user","content":"hi"}]}'
-    )
-    assert completion.choices[0].message.content == "hello"
+def test_minimal_body_exactly() -> None:
+    body = build_chat_body({"model": MODEL, "messages": MESSAGES})
+    assert body == b'{"model":"openai/gpt-4.1","messages":[{"role":"user","content":"hi"}]}'
 
 
 TOOL = {
@@ -392,16 +316,11 @@ OPTION_CASES: list[tuple[str, dict[str, Any], dict[str, Any]]] = [
 @pytest.mark.parametrize(
     ("kwargs", "added"), [pytest.param(k, a, id=i) for i, k, a in OPTION_CASES]
 )
-async def test_each_option_in_the_body(
-    mocked: Any, client: Client, kwargs: dict[str, Any], added: dict[str, Any]
-) -> None:
-    mocked.post(CHAT_URL, payload=COMPLETION)
-    await client.chat.completions.create(model=MODEL, messages=MESSAGES, **kwargs)
-    assert sent_json(mocked) == {"model": MODEL, "messages": MESSAGES, **added}
+def test_each_option_in_the_body(kwargs: dict[str, Any], added: dict[str, Any]) -> None:
+    assert chat(**kwargs) == {"model": MODEL, "messages": MESSAGES, **added}
 
 
-async def test_all_options_together(mocked: Any, client: Client) -> None:
-    mocked.post(CHAT_URL, payload=COMPLETION)
+def test_all_options_together() -> None:
     options: dict[str, Any] = {
         "frequency_penalty": 0.5,
         "presence_penalty": -0.5,
@@ -415,12 +334,10 @@ async def test_all_options_together(mocked: Any, client: Client) -> None:
         "tool_choice": "auto",
         "tools": [TOOL],
     }
-    await client.chat.completions.create(model=MODEL, messages=MESSAGES, **options)
-    assert sent_json(mocked) == {"model": MODEL, "messages": MESSAGES, **options}
+    assert chat(**dict(options)) == {"model": MODEL, "messages": MESSAGES, **options}
 
 
-async def test_messages_of_every_kind(mocked: Any, client: Client) -> None:
-    mocked.post(CHAT_URL, payload=COMPLETION)
+def test_messages_of_every_kind() -> None:
     messages: list[Any] = [
         {"role": "system", "content": "s"},
         {"role": "developer", "content": "d"},
@@ -444,16 +361,13 @@ async def test_messages_of_every_kind(mocked: Any, client: Client) -> None:
         {"role": "tool", "tool_call_id": "call_1", "content": "result"},
         UserMessage(content="struct"),
     ]
-    await client.chat.completions.create(model=MODEL, messages=tuple(messages))
-    body = sent_json(mocked)
+    body = chat(messages=tuple(messages))
     expected = [dict(m) for m in messages[:5]]
     del expected[3]["content"]  # an explicit null is not sent
     assert body["messages"] == [*expected, {"role": "user", "content": "struct"}]
 
 
-async def test_a_previous_answer_is_sent_back_as_assistant_turn(
-    mocked: Any, client: Client
-) -> None:
+def test_a_previous_answer_is_sent_back_as_assistant_turn() -> None:
     answer = {
         **COMPLETION,
         "choices": [
@@ -474,19 +388,15 @@ async def test_a_previous_answer_is_sent_back_as_assistant_turn(
             }
         ],
     }
-    mocked.post(CHAT_URL, payload=answer)
-    mocked.post(CHAT_URL, payload=COMPLETION)
-    first = await client.chat.completions.create(model=MODEL, messages=MESSAGES)
-    await client.chat.completions.create(
-        model=MODEL,
+    first = msgspec.json.decode(json.dumps(answer), type=ChatCompletion)
+    body = chat(
         messages=[
             *MESSAGES,
             first.choices[0].message,
             {"role": "tool", "tool_call_id": "c9", "content": "ok"},
-        ],
+        ]
     )
-    [calls] = mocked.requests.values()
-    assert json.loads(calls[1].kwargs["data"])["messages"] == [
+    assert body["messages"] == [
         *MESSAGES,
         {
             "role": "assistant",
@@ -512,27 +422,12 @@ async def test_a_previous_answer_is_sent_back_as_assistant_turn(
         ),
     ],
 )
-async def test_stream_body(
-    mocked: Any, client: Client, kwargs: dict[str, Any], added: dict[str, Any]
-) -> None:
-    mocked.post(
-        CHAT_URL,
-        body=b'data: {"id":"c","choices":[{"index":0,"delta":{"content":"hey"}}]}\n\n'
-        b"data: [DONE]\n\n",
-        content_type="text/event-stream",
-    )
-    stream = await client.chat.completions.create(
-        model=MODEL, messages=MESSAGES, stream=True, **kwargs
-    )
-    completion = await stream.collect()
-    assert completion.choices[0].message.content == "hey"
-    assert sent_json(mocked) == {"model": MODEL, "messages": MESSAGES, **added}
+def test_stream_body(kwargs: dict[str, Any], added: dict[str, Any]) -> None:
+    assert chat(stream=True, **kwargs) == {"model": MODEL, "messages": MESSAGES, **added}
 
 
-async def test_stream_false_sends_no_stream_key(mocked: Any, client: Client) -> None:
-    mocked.post(CHAT_URL, payload=COMPLETION)
-    await client.chat.completions.create(model=MODEL, messages=MESSAGES, stream=False)
-    assert "stream" not in sent_json(mocked)
+def test_stream_false_sends_no_stream_key() -> None:
+    assert "stream" not in chat(stream=None)
 
 
 @pytest.mark.parametrize(
@@ -552,23 +447,19 @@ async def test_stream_false_sends_no_stream_key(mocked: Any, client: Client) -> 
         ),
     ],
 )
-async def test_embeddings_body(
-    mocked: Any, client: Client, kwargs: dict[str, Any], expected: dict[str, Any]
-) -> None:
-    mocked.post(EMBEDDINGS_URL, payload=EMBEDDINGS)
-    result = await client.embeddings.create(model="openai/text-embedding-3-small", **kwargs)
-    method, url, sent = only_request(mocked)
-    assert (method, str(url)) == ("POST", EMBEDDINGS_URL)
-    assert sent["headers"]["Content-Type"] == "application/json"
-    assert json.loads(sent["data"]) == {"model": "openai/text-embedding-3-small", **expected}
+def test_embeddings_body(kwargs: dict[str, Any], expected: dict[str, Any]) -> None:
+    extra_body = kwargs.pop("extra_body", None)
+    body = build_embeddings_body({"model": "openai/text-embedding-3-small", **kwargs}, extra_body)
+    assert json.loads(body) == {"model": "openai/text-embedding-3-small", **expected}
+
+
+def test_embeddings_minimal_body_and_answer() -> None:
+    assert build_embeddings_body({"model": "m/e", "input": "x"}) == b'{"model":"m/e","input":"x"}'
+    answer = (
+        b'{"object": "list", "data": [{"object": "embedding", "index": 0, '
+        b'"embedding": [0.5, 0.25]}], "model": "m", "usage": {"prompt_tokens": 1, '
+        b'"total_tokens": 1}}'
+    )
+    result = decode_body(msgspec.json.Decoder(EmbeddingsResponse), answer, "embeddings")
     assert result.data[0].embedding == [0.5, 0.25]
-    assert result.usage.total_tokens == 1
-
-
-async def test_embeddings_org(mocked: Any, client: Client) -> None:
-    url = f"{BASE}/orgs/acme/inference/embeddings"
-    mocked.post(url, payload=EMBEDDINGS)
-    await client.embeddings.create(model="m/e", input="x", org="acme")
-    method, sent_url, kwargs = only_request(mocked)
-    assert (method, str(sent_url)) == ("POST", url)
-    assert kwargs["data"] == b'{"model":"m/e","input":"x"}'
+    assert result.usage is not None and result.usage.total_tokens == 1

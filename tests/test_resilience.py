@@ -27,6 +27,7 @@ from typing import Any
 import aiohttp
 import pytest
 from aiohttp import web
+from conftest import RetrySleeps, connector_counts, eventually
 
 from ghmodels_async import (
     APIConnectionError,
@@ -58,7 +59,6 @@ from ghmodels_async.testing import FakeServer, RateLimitTable, TierLimit
 
 TOKEN = "ghp_RECOGNISABLE_TOKEN_123"
 MODEL = "openai/gpt-4.1"  # tier "high"
-FAST = RetryPolicy(max_retries=2, initial_backoff=0.01, max_backoff=0.02, max_retry_wait=5.0)
 
 
 def msgs(text: str = "hello there") -> list[dict[str, str]]:
@@ -135,14 +135,8 @@ async def server() -> AsyncIterator[FakeServer]:
 
 
 def make_client(server: FakeServer | str, **kwargs: Any) -> Client:
-    """A client with fast backoff (retry_policy= excludes max_retries=, so build one)."""
-    if "retry_policy" not in kwargs:
-        kwargs["retry_policy"] = RetryPolicy(
-            max_retries=kwargs.pop("max_retries", FAST.max_retries),
-            initial_backoff=FAST.initial_backoff,
-            max_backoff=FAST.max_backoff,
-            max_retry_wait=kwargs.pop("max_retry_wait", FAST.max_retry_wait),
-        )
+    """A client of ``server`` (retry waits are recorded, not slept: see conftest)."""
+    kwargs.setdefault("max_retry_wait", 5.0)
     url = server if isinstance(server, str) else server.url
     return Client(TOKEN, base_url=url, **kwargs)
 
@@ -151,28 +145,10 @@ def chat_requests(server: FakeServer) -> int:
     return sum(1 for r in server.requests if r.path.endswith("/chat/completions"))
 
 
-def connector_state(client: Client) -> tuple[int, int]:
-    """(connections in use, idle pooled connections) of the client's connector."""
-    session = client._transport._session
-    if session is None:
-        return 0, 0
-    connector = session.connector
-    assert isinstance(connector, aiohttp.TCPConnector)
-    idle = sum(len(conns) for conns in connector._conns.values())
-    return len(connector._acquired), idle
-
-
 def server_connections(server: FakeServer) -> int:
     runner = server._runner
     assert runner is not None and runner.server is not None
     return len(runner.server.connections)
-
-
-async def eventually(predicate: Callable[[], bool], timeout: float = 3.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        assert time.monotonic() < deadline, "condition not reached in time"
-        await asyncio.sleep(0.01)
 
 
 def _is_server_task(task: asyncio.Task[Any]) -> bool:
@@ -193,7 +169,7 @@ def client_tasks(before: set[asyncio.Task[Any]]) -> list[asyncio.Task[Any]]:
 
 async def assert_clean(client: Client, server: FakeServer, before: set[asyncio.Task[Any]]) -> None:
     """No connection in use or pooled on the client, none open on the server, no new task."""
-    assert connector_state(client) == (0, 0)
+    assert connector_counts(client) == (0, 0)
     await eventually(lambda: server_connections(server) == 0)
     await asyncio.sleep(0)
     assert client_tasks(before) == []
@@ -204,12 +180,14 @@ async def assert_clean(client: Client, server: FakeServer, before: set[asyncio.T
 # ---------------------------------------------------------------------------
 
 
-async def test_429_retry_after_is_honoured(server: FakeServer) -> None:
+async def test_429_retry_after_is_honoured(
+    server: FakeServer, retry_sleeps: RetrySleeps
+) -> None:
     hook = Hook()
-    answered: list[float] = []
+    answered: list[list[float]] = []
 
     def answer(body: dict[str, Any]) -> str:
-        answered.append(time.monotonic())
+        answered.append(list(retry_sleeps.waits))
         return "after the wait"
 
     server.script(answer)
@@ -224,9 +202,8 @@ async def test_429_retry_after_is_honoured(server: FakeServer) -> None:
     assert event.status_code == 429
     assert event.url == f"{server.url}/inference/chat/completions"
     assert "Rate limit" in event.reason and "UserByModelByDay" in event.reason
-    # The retry reached the server only after the asked wait was slept through.
-    waited = answered[0] - hook.times[0]
-    assert 0.15 <= waited < 0.15 + 0.5
+    # The retry reached the server only after the asked wait was slept.
+    assert answered == [[pytest.approx(0.15)]]
 
 
 async def test_retry_after_from_emulated_rate_limit_table() -> None:
@@ -234,13 +211,14 @@ async def test_retry_after_from_emulated_rate_limit_table() -> None:
         high=TierLimit(requests=1, concurrent=5)
     )
     hook = Hook()
-    async with FakeServer(rate_limits=table) as server:
-        policy = RetryPolicy(max_retries=4, initial_backoff=0.01, max_backoff=0.02)
-        async with make_client(server, on_retry=hook, retry_policy=policy) as client:
-            first = await client.chat.completions.create(model=MODEL, messages=msgs("one"))
-            started = time.monotonic()
-            second = await client.chat.completions.create(model=MODEL, messages=msgs("two"))
-            elapsed = time.monotonic() - started
+    async with FakeServer(rate_limits=table) as server, make_client(
+        server, on_retry=hook, max_retries=4
+    ) as client:
+        client._sleep = asyncio.sleep  # type: ignore[method-assign]  # the server's clock runs
+        first = await client.chat.completions.create(model=MODEL, messages=msgs("one"))
+        started = time.monotonic()
+        second = await client.chat.completions.create(model=MODEL, messages=msgs("two"))
+        elapsed = time.monotonic() - started
     assert first.choices[0].message.content == echo("one")
     assert second.choices[0].message.content == echo("two")
     assert hook.events, "the second call within the window must have been rate limited"
@@ -248,7 +226,7 @@ async def test_retry_after_from_emulated_rate_limit_table() -> None:
     assert first_event.status_code == 429
     assert 0.0 < first_event.delay <= 0.3
     assert elapsed >= first_event.delay
-    # every wait was the server's (a retry-after), not a 0.01-0.02 s backoff
+    # every wait was the server's (a retry-after: the window's rest), not a jitter backoff
     assert sum(e.delay for e in hook.events) >= 0.2
 
 
@@ -271,7 +249,7 @@ async def test_transient_failures_are_retried_then_succeed(
     rule = server.inject(fault)
     async with make_client(server, on_retry=hook) as client:
         result = await client.chat.completions.create(model=MODEL, messages=msgs())
-        assert connector_state(client)[0] == 0
+        assert connector_counts(client)[0] == 0
     assert result.choices[0].message.content == echo()
     assert rule.hits == 1
     assert chat_requests(server) == 2
@@ -334,8 +312,7 @@ async def test_401_is_never_retried() -> None:
 
 async def test_max_retries_per_client_and_per_call(server: FakeServer) -> None:
     server.inject("internal_error", times=None)
-    policy = RetryPolicy(max_retries=3, initial_backoff=0.005, max_backoff=0.01)
-    async with make_client(server, retry_policy=policy) as client:
+    async with make_client(server, max_retries=3) as client:
         with raises(ServerError):
             await client.chat.completions.create(model=MODEL, messages=msgs())
         assert chat_requests(server) == 4
@@ -372,19 +349,17 @@ async def test_max_retries_zero_on_the_client_disables_retries(server: FakeServe
     assert len(hook.events) == 1
 
 
-async def test_retry_wait_too_long_is_raised_at_once(server: FakeServer) -> None:
+async def test_retry_wait_too_long_is_raised_at_once(
+    server: FakeServer, retry_sleeps: RetrySleeps
+) -> None:
     hook = Hook()
     server.inject("rate_limit;wait=46", times=None)
     async with Client(TOKEN, base_url=server.url, max_retry_wait=1.0, on_retry=hook) as client:
-        started = time.monotonic()
         with raises(RetryWaitTooLongError) as info:
             await client.chat.completions.create(model=MODEL, messages=msgs())
-        elapsed = time.monotonic() - started
-        started = time.monotonic()
         with raises(RetryWaitTooLongError) as stream_info:
             await client.chat.completions.create(model=MODEL, messages=msgs(), stream=True)
-        stream_elapsed = time.monotonic() - started
-    assert elapsed < 0.5 and stream_elapsed < 0.5
+    assert retry_sleeps.waits == []  # nothing slept
     for err in (info.value, stream_info.value):
         assert isinstance(err, RateLimitError)
         assert err.wait == 46.0
@@ -396,7 +371,9 @@ async def test_retry_wait_too_long_is_raised_at_once(server: FakeServer) -> None
     assert hook.events == []
 
 
-async def test_503_retry_after_is_honoured_or_raised_at_once(server: FakeServer) -> None:
+async def test_503_retry_after_is_honoured_or_raised_at_once(
+    server: FakeServer, retry_sleeps: RetrySleeps
+) -> None:
     hook = Hook()
     server.inject("service_unavailable;wait=0.1")
     async with make_client(server, on_retry=hook, max_retry_wait=1.0) as client:
@@ -404,10 +381,9 @@ async def test_503_retry_after_is_honoured_or_raised_at_once(server: FakeServer)
         assert result.choices[0].message.content == echo()
         assert [(e.status_code, e.delay) for e in hook.events] == [(503, pytest.approx(0.1))]
         server.inject("service_unavailable;wait=120", times=None)
-        started = time.monotonic()
         with raises(ServerError) as info:
             await client.chat.completions.create(model=MODEL, messages=msgs())
-        assert time.monotonic() - started < 0.5
+        assert retry_sleeps.waits == [pytest.approx(0.1)]  # the 120 s was not slept
     # a 503 stays a ServerError (RetryWaitTooLongError is a RateLimitError)
     assert not isinstance(info.value, RateLimitError)
     assert info.value.status_code == 503
@@ -422,7 +398,7 @@ async def test_non_streaming_body_cut_after_headers_is_not_retried(server: FakeS
     async with make_client(server, on_retry=hook) as client:
         with raises(APIConnectionError) as info:
             await client.chat.completions.create(model=MODEL, messages=msgs())
-        assert connector_state(client) == (0, 0)
+        assert connector_counts(client) == (0, 0)
     assert info.value.retryable is False
     assert not isinstance(info.value, APITimeoutError)
     assert chat_requests(server) == 1
@@ -447,7 +423,7 @@ async def test_stream_is_retried_before_its_first_event(
     async with make_client(server, on_retry=hook) as client:
         stream = await client.chat.completions.create(model=MODEL, messages=msgs(), stream=True)
         completion = await stream.collect()
-        assert connector_state(client)[0] == 0
+        assert connector_counts(client)[0] == 0
     assert completion.choices[0].message.content == echo()
     assert chat_requests(server) == 2
     assert [e.status_code for e in hook.events] == [status]
@@ -466,7 +442,7 @@ async def test_stream_cut_after_events_reaches_the_caller(server: FakeServer, fa
                 if chunk.choices and chunk.choices[0].delta.content:
                     received.append(chunk.choices[0].delta.content)
         assert stream.finished
-        assert connector_state(client)[0] == 0
+        assert connector_counts(client)[0] == 0
     # the role chunk, then two content chunks of three words each, then the cut
     assert "".join(received) == "Echo: one two three four five "
     assert chat_requests(server) == 1
@@ -516,7 +492,9 @@ async def test_async_on_retry_hook_is_awaited(server: FakeServer) -> None:
     assert "Bad Gateway" in events[0].reason
 
 
-async def test_retry_after_ms_end_to_end(other_app: OtherServer) -> None:
+async def test_retry_after_ms_end_to_end(
+    other_app: OtherServer, retry_sleeps: RetrySleeps
+) -> None:
     """retry-after-ms (which the fake never sends) wins over retry-after."""
     calls = 0
 
@@ -534,12 +512,10 @@ async def test_retry_after_ms_end_to_end(other_app: OtherServer) -> None:
     other_app.handler = handler
     hook = Hook()
     async with make_client(other_app.url, on_retry=hook) as client:
-        started = time.monotonic()
         result = await client.chat.completions.create(model=MODEL, messages=msgs())
-        elapsed = time.monotonic() - started
     assert result.choices[0].message.content == "ok"
     assert [e.delay for e in hook.events] == [pytest.approx(0.12)]
-    assert 0.12 <= elapsed < 1.0
+    assert retry_sleeps.waits == [pytest.approx(0.12)]
 
 
 # -- pure: retry-after parsing and backoff -----------------------------------
@@ -633,9 +609,8 @@ async def test_connect_timeout_is_an_api_timeout_and_retried() -> None:
     hook = Hook()
     with unaccepting_port() as port:
         timeout = Timeout(connect=0.2, total=10.0, stream_idle=10.0)
-        policy = RetryPolicy(max_retries=1, initial_backoff=0.01, max_backoff=0.01)
         async with make_client(
-            f"http://127.0.0.1:{port}", timeout=timeout, retry_policy=policy, on_retry=hook
+            f"http://127.0.0.1:{port}", timeout=timeout, max_retries=1, on_retry=hook
         ) as client:
             for stream in (False, True):
                 started = time.monotonic()
@@ -648,7 +623,7 @@ async def test_connect_timeout_is_an_api_timeout_and_retried() -> None:
                 assert 0.4 <= elapsed < 2.0
                 assert not isinstance(info.value, asyncio.TimeoutError)
                 assert info.value.retryable
-            assert connector_state(client)[0] == 0
+            assert connector_counts(client)[0] == 0
     assert [e.status_code for e in hook.events] == [None, None]
 
 
@@ -660,7 +635,7 @@ async def test_whole_call_timeout_is_an_api_timeout(server: FakeServer) -> None:
         with raises(APITimeoutError) as info:
             await client.chat.completions.create(model=MODEL, messages=msgs(), max_retries=0)
         elapsed = time.monotonic() - started
-        assert connector_state(client) == (0, 0)
+        assert connector_counts(client) == (0, 0)
     assert 0.2 <= elapsed < 1.0
     assert not isinstance(info.value, asyncio.TimeoutError)
     assert isinstance(info.value, APIConnectionError)
@@ -675,7 +650,7 @@ async def test_whole_call_timeout_while_reading_the_body(server: FakeServer) -> 
         with raises(APITimeoutError) as info:
             await client.chat.completions.create(model=MODEL, messages=msgs())
         elapsed = time.monotonic() - started
-        assert connector_state(client) == (0, 0)
+        assert connector_counts(client) == (0, 0)
     assert elapsed < 1.0
     assert info.value.retryable is False
     assert chat_requests(server) == 1  # after the status line: not retried
@@ -692,7 +667,7 @@ async def test_stream_idle_timeout_mid_stream(server: FakeServer) -> None:
         with raises(APITimeoutError, match="stream_idle"):
             await stream.__anext__()
         elapsed = time.monotonic() - started
-        assert connector_state(client)[0] == 0
+        assert connector_counts(client)[0] == 0
     # the idle clock started when the first event arrived, a little before `started`;
     # without the idle timeout the next event would only come after 1 s
     assert 0.1 <= elapsed < 0.8
@@ -731,12 +706,11 @@ async def test_per_call_timeout_overrides_the_client_timeout(server: FakeServer)
         )
         assert (await stream.collect()).choices[0].message.content == echo()
     async with make_client(server, timeout=30.0) as client:
-        started = time.monotonic()
+        # the headers come after 0.4 s: only the per-call 0.1 s can make this a timeout
         with raises(APITimeoutError):
             await client.chat.completions.create(
                 model=MODEL, messages=msgs(), extra_headers=headers, timeout=0.1, max_retries=0
             )
-        assert time.monotonic() - started < 0.35
 
 
 # ---------------------------------------------------------------------------
@@ -892,21 +866,20 @@ async def test_cancel_mid_stream_leaves_nothing_open(server: FakeServer) -> None
     assert len(got) == 1
 
 
-async def test_cancel_during_retry_wait_leaves_nothing_open(server: FakeServer) -> None:
+async def test_cancel_during_retry_wait_leaves_nothing_open(
+    server: FakeServer, retry_sleeps: RetrySleeps
+) -> None:
     before = asyncio.all_tasks()
-    hook = Hook()
+    retry_sleeps.block = True  # the 3 s wait would never end by itself
     server.inject("rate_limit;wait=3", times=None)
-    async with make_client(server, on_retry=hook) as client:
-        started = time.monotonic()
-
-        async def waiting() -> None:
-            await hook.called.wait()
-            await asyncio.sleep(0.05)
-
-        await _cancel_after(client.chat.completions.create(model=MODEL, messages=msgs()), waiting)
-        assert time.monotonic() - started < 1.0
+    async with make_client(server) as client:
+        await _cancel_after(
+            client.chat.completions.create(model=MODEL, messages=msgs()),
+            retry_sleeps.sleeping.wait,
+        )
+        assert retry_sleeps.waits == [3.0]
         # the 429 was read completely, so its connection may stay pooled; none in use
-        assert connector_state(client)[0] == 0
+        assert connector_counts(client)[0] == 0
         assert client_tasks(before) == []
     await eventually(lambda: server_connections(server) == 0)
     assert chat_requests(server) == 1
@@ -987,23 +960,24 @@ async def test_close_mid_body_and_mid_stream_fails_the_calls(server: FakeServer)
     assert stream.finished
 
 
-async def test_close_during_retry_wait_ends_it_promptly(server: FakeServer) -> None:
-    hook = Hook()
+async def test_close_during_retry_wait_ends_it_promptly(
+    server: FakeServer, retry_sleeps: RetrySleeps
+) -> None:
+    retry_sleeps.block = True  # the waits end only if close() wakes them
     server.inject("rate_limit;wait=5", times=None)
-    client = make_client(server, on_retry=hook)
+    client = make_client(server)
     tasks = [
         asyncio.ensure_future(client.chat.completions.create(model=MODEL, messages=msgs())),
         asyncio.ensure_future(
             client.chat.completions.create(model=MODEL, messages=msgs(), stream=True)
         ),
     ]
-    await eventually(lambda: len(hook.events) == 2)
-    started = time.monotonic()
+    await eventually(lambda: len(retry_sleeps.waits) == 2)
     await client.close()
     for task in tasks:
         with raises(ClientClosedError, match="retry"):
-            await task
-    assert time.monotonic() - started < 0.5
+            await asyncio.wait_for(task, 5)
+    assert retry_sleeps.waits == [5.0, 5.0]
     assert chat_requests(server) == 2
 
 
@@ -1023,7 +997,10 @@ async def test_borrowed_session_is_never_closed(server: FakeServer) -> None:
             assert resp.status == 200
 
 
-async def test_close_with_a_borrowed_session_fails_running_calls(server: FakeServer) -> None:
+async def test_close_with_a_borrowed_session_fails_running_calls(
+    server: FakeServer, retry_sleeps: RetrySleeps
+) -> None:
+    retry_sleeps.block = True  # the retry wait ends only if close() wakes it
     hook = Hook()
 
     def call(fault: str, stream: bool = False) -> asyncio.Future[Any]:
@@ -1125,7 +1102,7 @@ async def test_redirect_is_never_followed(server: FakeServer, status: int, strea
                 )
                 if isinstance(result, ChatCompletionStream):
                     await result.collect()
-            assert connector_state(client)[0] == 0
+            assert connector_counts(client)[0] == 0
     finally:
         await redirector.stop()
     assert info.value.status_code == status
@@ -1218,7 +1195,7 @@ async def test_body_over_max_response_bytes(server: FakeServer) -> None:
     async with make_client(server, max_response_bytes=100) as client:
         with raises(ResponseTooLargeError, match="max_response_bytes=100"):
             await client.chat.completions.create(model=MODEL, messages=msgs())
-        assert connector_state(client)[0] == 0
+        assert connector_counts(client)[0] == 0
         with raises(ResponseTooLargeError):
             await client.chat.completions.create(
                 model=MODEL, messages=msgs(), stream=True, extra_headers={"x-fake-fault": "gone"}
@@ -1240,7 +1217,7 @@ async def test_body_over_max_response_bytes_without_length(other_app: OtherServe
     async with make_client(other_app.url, max_response_bytes=10_000) as client:
         with raises(ResponseTooLargeError, match="max_response_bytes=10000"):
             await client.chat.completions.create(model=MODEL, messages=msgs())
-        assert connector_state(client) == (0, 0)  # closed mid-body, not pooled
+        assert connector_counts(client) == (0, 0)  # closed mid-body, not pooled
     assert len(other_app.seen) == 1
 
 
@@ -1258,12 +1235,12 @@ async def test_sse_event_over_max_event_bytes(server: FakeServer) -> None:
         with raises(ResponseTooLargeError, match="max_event_bytes=1000"):
             await stream.__anext__()
         assert stream.finished
-        assert connector_state(client)[0] == 0
+        assert connector_counts(client)[0] == 0
     # a first event that is too large is refused too, without retrying
     async with make_client(server, max_event_bytes=20) as tiny:
         with raises(ResponseTooLargeError):
             await tiny.chat.completions.create(model=MODEL, messages=msgs(), stream=True)
-        assert connector_state(tiny)[0] == 0
+        assert connector_counts(tiny)[0] == 0
     assert chat_requests(server) == 2
 
 
@@ -1289,12 +1266,21 @@ async def test_all_errors_are_library_errors(server: FakeServer) -> None:
                         await result.collect()
                 except GHModelsError as exc:
                     assert_no_token(exc)
-        assert connector_state(client)[0] == 0
+        assert connector_counts(client)[0] == 0
 
 
-def test_retry_policy_and_max_retries_together_are_refused() -> None:
-    with pytest.raises(ConfigurationError, match="not both"):
-        Client(TOKEN, retry_policy=RetryPolicy(max_retries=1), max_retries=3)
+def test_retry_limits_have_one_way_in() -> None:
+    """max_retries=/max_retry_wait= are the way to set retries; retry_policy= is gone
+    (the policy is derived from them, and readable)."""
+    client = Client(TOKEN, max_retries=3, max_retry_wait=7)
+    assert client.retry_policy == RetryPolicy(max_retries=3, max_retry_wait=7.0)
+    assert Client(TOKEN).retry_policy == RetryPolicy()
+    with pytest.raises(TypeError):
+        Client(TOKEN, retry_policy=RetryPolicy(max_retries=1))  # type: ignore[call-arg]
+    with pytest.raises(ConfigurationError, match="max_retries must be an integer >= 0"):
+        Client(TOKEN, max_retries=-1)
+    with pytest.raises(ConfigurationError, match="max_retry_wait must be a number >= 0"):
+        Client(TOKEN, max_retry_wait="soon")  # type: ignore[arg-type]
 
 
 async def test_gone_message_says_gone_once(server: FakeServer) -> None:

@@ -35,7 +35,6 @@ from ghmodels_async.types import (
     ToolCall,
     ToolMessage,
     UserMessage,
-    to_builtins,
 )
 
 
@@ -370,7 +369,8 @@ def test_request_struct_omits_unset_fields() -> None:
     )
     embeddings = EmbeddingsRequest(model="m/e", input="x")
     assert msgspec.json.encode(embeddings) == b'{"model":"m/e","input":"x"}'
-    assert to_builtins(AssistantMessage(content="ok")) == {"role": "assistant", "content": "ok"}
+    plain = msgspec.to_builtins(AssistantMessage(content="ok"))
+    assert plain == {"role": "assistant", "content": "ok"}
 
 
 def test_request_structs_encode_every_part() -> None:

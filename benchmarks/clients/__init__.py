@@ -58,7 +58,8 @@ CLIENTS: dict[str, ClientSpec] = {
         ClientSpec("raw_msgspec", "import aiohttp, msgspec", ("aiohttp", "msgspec")),
         ClientSpec(
             "ghmodels_async",
-            "import ghmodels_async",
+            # the package namespace is lazy: import what a user's first line really loads
+            "from ghmodels_async import Client",
             ("ghmodels_async", "aiohttp", "msgspec"),
             pending_module="ghmodels_async.client",
         ),

@@ -1,4 +1,4 @@
-"""The micro-benchmark's local msgspec Structs (DESIGN.md idioms)."""
+"""Hand-written msgspec Structs: the baseline of `benchmarks.hotpath` (DESIGN.md idioms)."""
 
 from __future__ import annotations
 
