@@ -136,20 +136,13 @@ class RateLimitWaitTooLongError(GHModelsError):
     (``"retry_after"``, ``"requests_per_day"``, ``"requests_per_minute"``, ...).
     """
 
-    def __init__(self, message: str, *, model: str, wait: float, reason: str) -> None:
+    def __init__(
+        self, message: str, *, model: str = "", wait: float = 0.0, reason: str = ""
+    ) -> None:
         super().__init__(message)
         self.model = model
         self.wait = wait
         self.reason = reason
-
-    def __reduce__(self) -> tuple[Any, ...]:
-        return (_rebuild_wait_error, (str(self), self.model, self.wait, self.reason))
-
-
-def _rebuild_wait_error(
-    message: str, model: str, wait: float, reason: str
-) -> RateLimitWaitTooLongError:
-    return RateLimitWaitTooLongError(message, model=model, wait=wait, reason=reason)
 
 
 class APIStatusError(GHModelsError):
