@@ -9,7 +9,7 @@ not on aiohttp (the edge's ``StreamHandle`` implements it).
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import TracebackType
 from typing import Protocol
 
@@ -23,7 +23,7 @@ from ._errors import (
     StreamConsumedError,
     StreamEventError,
 )
-from ._info import ResponseInfo
+from ._info import RateLimitInfo, ResponseInfo
 from ._redact import Redactor
 from ._sansio import DECODE_ERRORS, parse_error_body
 from ._sse import SSEDecoder
@@ -66,7 +66,7 @@ class ChatCompletionStream:
     last returned, for fields the types do not know.
     """
 
-    __slots__ = ("_done", "_handle", "_iterated", "_pending", "_redactor", "_sse",
+    __slots__ = ("_done", "_handle", "_iterated", "_on_end", "_pending", "_redactor", "_sse",
                  "last_data", "response", "usage")
 
     def __init__(
@@ -81,6 +81,9 @@ class ChatCompletionStream:
         self.last_data: bytes | None = None
         self.usage: Usage | None = None
         self.response = ResponseInfo(handle.status, handle.headers)
+        # Called once when the stream finishes or is closed (the client's rate limiter
+        # settles the stream's slot there); None without a limiter.
+        self._on_end: Callable[[int | None, RateLimitInfo], None] | None = None
 
     @property
     def finished(self) -> bool:
@@ -165,6 +168,8 @@ class ChatCompletionStream:
         handle, self._handle = self._handle, None
         if handle is not None:
             handle.release()
+        if self._on_end is not None:
+            self._ended()
 
     def close(self) -> None:
         """Close the connection now; further iteration ends at once."""
@@ -173,6 +178,14 @@ class ChatCompletionStream:
         handle, self._handle = self._handle, None
         if handle is not None:
             handle.close()
+        if self._on_end is not None:
+            self._ended()
+
+    def _ended(self) -> None:
+        on_end, self._on_end = self._on_end, None
+        if on_end is not None:
+            usage = self.usage
+            on_end(None if usage is None else usage.total_tokens, self.response.rate_limit)
 
     async def aclose(self) -> None:
         """Async spelling of :meth:`close`."""
@@ -193,6 +206,8 @@ class ChatCompletionStream:
         handle = getattr(self, "_handle", None)
         if handle is not None:
             handle.close()
+        if getattr(self, "_on_end", None) is not None:
+            self._ended()
 
     async def collect(self) -> ChatCompletion:
         """Read the rest of the stream and return it folded into one ChatCompletion.

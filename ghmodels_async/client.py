@@ -32,7 +32,8 @@ from ._errors import (
     RedirectError,
     ValidationError,
 )
-from ._info import ResponseInfo
+from ._info import ResponseInfo, parse_retry_after
+from ._pacing import Pace, Pacing
 from ._redact import Redactor
 from ._retry import RetryPolicy, retry_decision
 from ._sansio import (
@@ -51,6 +52,7 @@ from ._stream import ChatCompletionStream
 from ._timeout import Timeout
 from ._transport import RawResponse, Transport
 from .contract import EncodingFormat, ReasoningEffort
+from .ratelimit import RateLimiter, estimate_tokens
 from .types import (
     CatalogModel,
     ChatCompletion,
@@ -83,6 +85,16 @@ _Size = Annotated[int, msgspec.Meta(ge=1)]
 _Retries = Annotated[int, msgspec.Meta(ge=0)]
 # What one failed attempt may raise that the retry policy gets to judge.
 _JUDGED = (APIStatusError, RedirectError, APIConnectionError, IncompleteStreamError)
+
+
+def _paused_by(failure: Exception) -> bool:
+    """Whether a failed paced attempt paused its model: a 429 naming its wait (the
+    limiter then waits it out in ``reserve``, once for every caller)."""
+    return (
+        isinstance(failure, APIStatusError)
+        and failure.status_code == 429
+        and parse_retry_after(failure.headers) is not None
+    )
 
 
 class _Unset:
@@ -154,6 +166,7 @@ class Client:
         max_response_bytes: int = 64 * 1024 * 1024,
         max_event_bytes: int = 4 * 1024 * 1024,
         api_key: str | None = None,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         if base_url is UNSET:
             base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
@@ -188,6 +201,15 @@ class Client:
         self._timeout = Timeout.coerce(timeout)
         self._retry = RetryPolicy(max_retries=max_retries, max_retry_wait=max_retry_wait)
         self._on_retry = on_retry
+        if rate_limiter is not None and (
+            isinstance(rate_limiter, type) or not isinstance(rate_limiter, RateLimiter)
+        ):
+            raise ConfigurationError(
+                "rate_limiter must implement reserve/settle/penalize "
+                f"(ghmodels_async.ratelimit.RateLimiter), got {type(rate_limiter).__name__}"
+            )
+        # Every chat/stream/embeddings attempt of this client is paced by it (not the catalog).
+        self._pacing = None if rate_limiter is None else Pacing(rate_limiter)
         self._max_event_bytes = max_event_bytes
         self._transport = Transport(
             session=session,
@@ -295,9 +317,19 @@ class Client:
         return self._endpoints.url(operation, org if org is not None else self._org)
 
     async def _before_retry(
-        self, attempt: int, policy: RetryPolicy, delay: float, url: str, failure: Exception
+        self,
+        attempt: int,
+        policy: RetryPolicy,
+        delay: float,
+        url: str,
+        failure: Exception,
+        paused: bool = False,
     ) -> None:
-        """Report retry ``attempt + 1`` and sleep ``delay`` seconds; close() cuts the wait."""
+        """Report retry ``attempt + 1`` and sleep ``delay`` seconds; close() cuts the wait.
+
+        ``paused``: the rate limiter already pauses the model for the server's wait, so
+        the next reserve waits it out (once for every caller) and this does not sleep.
+        """
         status = failure.status_code if isinstance(failure, APIStatusError) else None
         reason = self._redactor.text(str(failure))
         if logger.isEnabledFor(logging.INFO):
@@ -306,6 +338,8 @@ class Client:
             outcome = self._on_retry(RetryEvent(attempt + 1, delay, reason, status, url))
             if inspect.isawaitable(outcome):
                 await outcome
+        if paused:
+            return
         if self._closed_event is None:
             self._closed_event = asyncio.Event()
         if self._transport.closed:
@@ -331,6 +365,7 @@ class Client:
         timeout: Timeout,
         policy: RetryPolicy,
         stream: Literal[False] = False,
+        pace: Pace | None = None,
     ) -> RawResponse: ...
 
     @overload
@@ -343,6 +378,7 @@ class Client:
         timeout: Timeout,
         policy: RetryPolicy,
         stream: Literal[True],
+        pace: Pace | None = None,
     ) -> ChatCompletionStream: ...
 
     async def _call(
@@ -354,6 +390,7 @@ class Client:
         timeout: Timeout,
         policy: RetryPolicy,
         stream: bool = False,
+        pace: Pace | None = None,
     ) -> RawResponse | ChatCompletionStream:
         """The retry loop (plain and streaming calls alike): one attempt, and on a
         failure the pure policy's answer: a wait (sleep it, go again) or the error to raise.
@@ -367,6 +404,10 @@ class Client:
         try:
             while True:
                 try:
+                    if pace is not None:
+                        return await self._paced_attempt(
+                            method, url, body, headers, timeout, stream, pace
+                        )
                     if stream:
                         return await self._open_stream(url, body, headers, timeout)
                     raw = await transport.request(method, url, headers, body, timeout)
@@ -377,10 +418,46 @@ class Client:
                     decision = retry_decision(policy, attempt, failure)
                     if isinstance(decision, BaseException):
                         raise decision from None
-                    await self._before_retry(attempt, policy, decision, url, failure)
+                    paused = pace is not None and _paused_by(failure)
+                    await self._before_retry(attempt, policy, decision, url, failure, paused)
                 attempt += 1
         except GHModelsError as exc:
             raise self._redactor.scrub(exc) from None
+
+    async def _paced_attempt(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        stream: bool,
+        pace: Pace,
+    ) -> RawResponse | ChatCompletionStream:
+        """One attempt under the rate limiter: reserve, send, settle however it ends (a
+        429 naming its wait also pauses the model); an opened stream keeps its
+        reservation until it finishes or is closed."""
+        pacing = self._pacing
+        assert pacing is not None
+        ticket = await pacing.reserve(pace)
+        try:
+            if stream:
+                opened = await self._open_stream(url, body, headers, timeout)
+            else:
+                raw = await self._transport.request(method, url, headers, body, timeout)
+        except APIStatusError as error:  # a stream's error status: an answer all the same
+            await pacing.answered(ticket, pace, error.status_code, error.headers, error.body)
+            raise
+        except BaseException as exc:
+            await pacing.failed(ticket, exc)
+            raise
+        if stream:
+            opened._on_end = pacing.stream_end_hook(ticket)
+            return opened
+        await pacing.answered(ticket, pace, raw.status, raw.headers, raw.body)
+        if raw.status < 300:
+            return raw
+        raise error_for_answer(raw.status, raw.headers, raw.body)
 
     async def _open_stream(
         self, url: str, body: bytes | None, headers: Mapping[str, str], timeout: Timeout
@@ -539,9 +616,12 @@ class Completions:
         headers = client._headers if not extra_headers else client._call_headers(extra_headers)
         call_timeout = client._timeout if timeout is UNSET else client._call_timeout(timeout)
         policy = client._retry if max_retries is UNSET else client._call_policy(max_retries)
+        pace = None
+        if client._pacing is not None:
+            pace = Pace(model, estimate_tokens(body, max_tokens or max_completion_tokens))
         if stream:
-            return await client._call("POST", url, body, headers, call_timeout, policy, True)
-        raw = await client._call("POST", url, body, headers, call_timeout, policy)
+            return await client._call("POST", url, body, headers, call_timeout, policy, True, pace)
+        raw = await client._call("POST", url, body, headers, call_timeout, policy, False, pace)
         completion = client._decode(_completion_decoder, raw, "chat completion")
         completion.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers, raw.body)
         return completion
@@ -669,6 +749,7 @@ class Embeddings:
             extra_body,
         )
         client = self._client
+        pace = None if client._pacing is None else Pace(model, estimate_tokens(body, None))
         raw = await client._call(
             "POST",
             client._url("embeddings", org),
@@ -676,6 +757,8 @@ class Embeddings:
             client._call_headers(extra_headers),
             client._call_timeout(timeout),
             client._call_policy(max_retries),
+            False,
+            pace,
         )
         result = client._decode(_embeddings_decoder, raw, "embeddings")
         for item in result.data:

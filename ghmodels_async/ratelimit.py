@@ -15,7 +15,8 @@ sends (single calls, streams, fan-outs alike) and reports back after it:
    asked for ``wait`` seconds: every request of that model pauses, once, not once per
    worker.
 
-Implementations: the in-process limiter here, and a Redis one that shares one budget
+Implementations: the in-process :class:`Limiter` (and :class:`TierLimiter`, budgets
+from the GitHub Models tier presets) here, and a Redis one that shares one budget
 between processes and machines. Both are interchangeable behind this protocol, which
 is why it holds no client internals.
 """
@@ -24,9 +25,22 @@ from __future__ import annotations
 
 from typing import Any, Protocol, runtime_checkable
 
+from ._errors import RateLimitWaitTooLongError
 from ._info import RateLimitInfo
+from ._limiter import Limiter, Limits, Ticket
+from ._tiers import TIER_LIMITS, TierLimiter, tier_of
 
-__all__ = ["RateLimiter", "estimate_tokens"]
+__all__ = [
+    "TIER_LIMITS",
+    "Limiter",
+    "Limits",
+    "RateLimitWaitTooLongError",
+    "RateLimiter",
+    "Ticket",
+    "TierLimiter",
+    "estimate_tokens",
+    "tier_of",
+]
 
 
 @runtime_checkable
