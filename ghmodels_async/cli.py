@@ -16,7 +16,7 @@ import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Sequence
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import Any, TextIO
 
 from . import (
     APIConnectionError,
@@ -36,10 +36,9 @@ from . import (
     ValidationError,
     __version__,
 )
+from ._cli_batch import EXIT_BATCH_INCOMPLETE, EXIT_TERMINATED, add_batch_command, cmd_batch
+from ._cli_fake import add_fault_options, serve_fake
 from .fanout import Outcome, fan_out
-
-if TYPE_CHECKING:
-    from .testing import FakeServer
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -63,6 +62,8 @@ EXIT_CODES = {
     EXIT_NETWORK: "network error or timeout",
     EXIT_INTERRUPTED: "interrupted",
     EXIT_BROKEN_PIPE: "the reader of standard output went away (e.g. | head)",
+    EXIT_BATCH_INCOMPLETE: "batch: some lines have no answer (errors in OUT)",
+    EXIT_TERMINATED: "batch stopped by SIGTERM (rerun to resume)",
 }
 
 DEFAULT_MODEL = "openai/gpt-4.1"
@@ -143,6 +144,8 @@ def build_parser() -> argparse.ArgumentParser:
     fake.add_argument("--quirks", action="store_true", help="stream with the service's quirks")
     fake.add_argument("--rate-limits", action="store_true", help="emulate the tier rate limits")
     fake.add_argument("--chunk-delay", type=float, default=0.0)
+    add_fault_options(fake)
+    add_batch_command(commands, common)
 
     from .prompts.cli import add_parsers as add_prompt_parsers  # run, eval (prompt files)
 
@@ -156,11 +159,12 @@ def _option(args: argparse.Namespace, name: str, default: Any = None) -> Any:
 
 @contextlib.asynccontextmanager
 async def open_client(
-    args: argparse.Namespace, *, chunk_delay: float = 0.0, fake_by_default: bool = False
+    args: argparse.Namespace, *, chunk_delay: float = 0.0, fake_by_default: bool = False,
+    **client_options: Any,
 ) -> AsyncIterator[Client]:
     """A Client for the options: the in-process fake server with ``--fake`` (or, with
     ``fake_by_default``, when there is neither a token nor a base URL); the configured
-    endpoint otherwise."""
+    endpoint otherwise. ``client_options`` go to ``Client`` as they are."""
     base_url = _option(args, "base_url")
     if _option(args, "fake", False) and base_url:
         raise ValidationError("--fake and --base-url exclude each other: pick one endpoint")
@@ -170,6 +174,7 @@ async def open_client(
         "org": _option(args, "org"),
         "api_version": _option(args, "api_version"),
         "on_retry": _say_retry,
+        **client_options,
     }
     if _option(args, "timeout") is not None:
         settings["timeout"] = args.timeout
@@ -290,27 +295,14 @@ async def cmd_demo(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK if not failures else EXIT_ERROR
 
 
-async def cmd_serve_fake(args: argparse.Namespace, out: TextIO) -> int:
-    from .testing import serve
-
-    def ready(server: FakeServer) -> None:
-        out.write(f"fake GitHub Models server listening on {server.url}\n"
-                  f"try: ghmodels --base-url {server.url} chat 'hello'  (any token works)\n")
-        out.flush()
-
-    await serve(args.host, args.port, ready=ready, quirks=args.quirks,
-                rate_limits=args.rate_limits, chunk_delay=args.chunk_delay)
-    return EXIT_OK
-
-
 async def cmd_prompt_file(args: argparse.Namespace, out: TextIO) -> int:
     from .prompts.cli import run_command  # code of ``run`` and ``eval`` lives there
 
     return await run_command(args, out)
 
 
-COMMANDS = {"demo": cmd_demo, "chat": cmd_chat, "models": cmd_models, "serve-fake": cmd_serve_fake,
-            "run": cmd_prompt_file, "eval": cmd_prompt_file}
+COMMANDS = {"demo": cmd_demo, "chat": cmd_chat, "models": cmd_models, "serve-fake": serve_fake,
+            "run": cmd_prompt_file, "eval": cmd_prompt_file, "batch": cmd_batch}
 
 
 def describe_error(error: BaseException, model: str | None = None) -> tuple[int, str]:

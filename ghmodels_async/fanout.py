@@ -1,20 +1,27 @@
-"""Many calls at bounded concurrency: results in input order, one outcome per item.
+"""Many calls at bounded concurrency, one outcome per item.
 
 ``fan_out`` runs an async function over items with at most ``concurrency`` calls in
 flight (a fixed pool of workers, so ten thousand items do not mean ten thousand
-tasks) and, optionally, at most ``requests_per_minute`` starts. A failing item never
-stops the others: its exception is kept in its ``Outcome``. It knows nothing of HTTP.
+tasks) and, optionally, at most ``requests_per_minute`` starts, and returns the
+outcomes in input order. ``fan_out_stream`` does the same over any iterable or async
+iterable, read lazily, and yields each outcome as it finishes (or in order, through
+a bounded reorder buffer), so a million items run in the memory of a few hundred.
+A failing item never stops the others: its exception is kept in its ``Outcome``.
+It knows nothing of HTTP.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
-from typing import Generic, TypeVar
+from types import TracebackType
+from typing import Any, Generic, TypeVar, Union
 
-__all__ = ["Outcome", "fan_out"]
+from ._errors import ValidationError
+
+__all__ = ["FanOutStream", "Outcome", "fan_out", "fan_out_stream"]
 
 T = TypeVar("T")
 R = TypeVar("R")
@@ -36,7 +43,12 @@ class Outcome(Generic[R]):
 
 
 class _Pacer:
-    """Spaces call starts at least ``interval`` seconds apart (shared by all workers)."""
+    """Spaces call starts at least ``interval`` seconds apart (shared by all workers).
+
+    The next start is counted from when the previous one really began, not from when it
+    was due: a late wake-up (a busy loop) then delays the next start instead of
+    squeezing it closer, so no window ever sees more than ``requests_per_minute``.
+    """
 
     def __init__(self, requests_per_minute: float | None) -> None:
         self._interval = 60.0 / requests_per_minute if requests_per_minute else 0.0
@@ -50,8 +62,26 @@ class _Pacer:
             now = time.monotonic()
             if self._next > now:
                 await asyncio.sleep(self._next - now)
-                now = self._next
+                now = time.monotonic()
             self._next = now + self._interval
+
+
+def _check_limits(concurrency: int, requests_per_minute: float | None) -> None:
+    """Refuse a bad ``concurrency`` or ``requests_per_minute`` (ValidationError, a ValueError)."""
+    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
+        raise ValidationError(
+            f"concurrency must be an integer >= 1, got {concurrency!r}", field="concurrency"
+        )
+    if requests_per_minute is not None and (
+        isinstance(requests_per_minute, bool)
+        or not isinstance(requests_per_minute, (int, float))
+        or not requests_per_minute > 0
+        or requests_per_minute == float("inf")
+    ):
+        raise ValidationError(
+            f"requests_per_minute must be a number > 0, got {requests_per_minute!r}",
+            field="requests_per_minute",
+        )
 
 
 async def fan_out(
@@ -67,10 +97,7 @@ async def fan_out(
     Exceptions (subclasses of ``Exception``) are captured per item; cancellation of the
     caller cancels every worker. ``on_done`` is called as each item finishes.
     """
-    if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
-        raise ValueError(f"concurrency must be an integer >= 1, got {concurrency!r}")
-    if requests_per_minute is not None and not requests_per_minute > 0:
-        raise ValueError(f"requests_per_minute must be > 0, got {requests_per_minute!r}")
+    _check_limits(concurrency, requests_per_minute)
     work = list(items)
     outcomes: list[Outcome[R] | None] = [None] * len(work)
     pacer = _Pacer(requests_per_minute)
@@ -98,3 +125,254 @@ async def fan_out(
             task.cancel()
         await asyncio.gather(*workers, return_exceptions=True)
     return [outcome for outcome in outcomes if outcome is not None]
+
+
+class _WorkerDone:
+    """Queue marker: one worker has stopped because the input is exhausted."""
+
+
+class _InputFailed:
+    """Queue marker: pulling from the input raised; the stream re-raises it."""
+
+    def __init__(self, error: BaseException) -> None:
+        self.error = error
+
+
+_DONE = _WorkerDone()
+_Message = Union[Outcome[R], _WorkerDone, _InputFailed]  # noqa: UP007 (a runtime alias)
+
+
+class _Pool(Generic[R]):
+    """The workers of one streaming fan-out and the state they share.
+
+    Kept apart from :class:`FanOutStream` so the worker tasks hold no reference to the
+    stream: dropping the stream (``break``) then frees it at once, and it cancels them.
+    """
+
+    def __init__(
+        self,
+        func: Callable[[T], Awaitable[R]],
+        items: Iterable[T] | AsyncIterable[T],
+        *,
+        concurrency: int,
+        ordered: bool,
+        window: int,
+        requests_per_minute: float | None,
+    ) -> None:
+        self._func: Callable[[Any], Awaitable[R]] = func
+        self._sync_items: Iterator[Any] | None = None
+        self._async_items: AsyncIterator[Any] | None = None
+        if isinstance(items, AsyncIterable):
+            self._async_items = aiter(items)
+        else:
+            self._sync_items = iter(items)
+        self._concurrency = concurrency
+        self._ordered = ordered
+        self._window = window
+        self._pacer = _Pacer(requests_per_minute)
+        self._next_index = 0  # index the next pulled item gets
+        self._exhausted = False
+        self._workers: list[asyncio.Task[None]] = []
+        self._queue: asyncio.Queue[_Message[R]] | None = None
+        self._slots: asyncio.Semaphore | None = None
+        self._pull_lock: asyncio.Lock | None = None
+        self._running = 0  # workers not yet done
+        self._pending: dict[int, Outcome[R]] = {}  # ordered: finished, waiting for their turn
+        self._next_to_yield = 0
+
+    # -- workers -----------------------------------------------------------------
+
+    async def _pull(self) -> tuple[int, Any] | None:
+        """The next (index, item), or None when the input is exhausted."""
+        if self._exhausted:
+            return None
+        if self._sync_items is not None:
+            try:
+                item = next(self._sync_items)
+            except StopIteration:
+                self._exhausted = True
+                return None
+        else:
+            assert self._async_items is not None and self._pull_lock is not None
+            async with self._pull_lock:  # an async generator cannot be advanced twice at once
+                if self._exhausted:
+                    return None
+                try:
+                    item = await anext(self._async_items)
+                except StopAsyncIteration:
+                    self._exhausted = True
+                    return None
+        index = self._next_index
+        self._next_index += 1
+        return index, item
+
+    async def _worker(self) -> None:
+        assert self._queue is not None and self._slots is not None
+        queue, slots = self._queue, self._slots
+        try:
+            while True:
+                await slots.acquire()  # released when the consumer takes an outcome
+                try:
+                    pulled = await self._pull()
+                except Exception as exc:  # the input itself failed: end the stream with it
+                    slots.release()
+                    queue.put_nowait(_InputFailed(exc))
+                    return
+                if pulled is None:
+                    slots.release()
+                    return
+                index, item = pulled
+                del pulled
+                await self._pacer.wait_turn()
+                started = time.perf_counter()
+                try:
+                    outcome: Outcome[R] = Outcome(
+                        index, value=await self._func(item), seconds=time.perf_counter() - started
+                    )
+                except Exception as exc:  # one item's failure must not stop the rest
+                    outcome = Outcome(index, error=exc, seconds=time.perf_counter() - started)
+                del item
+                queue.put_nowait(outcome)
+        finally:
+            queue.put_nowait(_DONE)
+
+    def start(self) -> None:
+        self._queue = asyncio.Queue()
+        self._slots = asyncio.Semaphore(self._window)
+        if self._async_items is not None:
+            self._pull_lock = asyncio.Lock()
+        self._running = self._concurrency
+        self._workers = [
+            asyncio.ensure_future(self._worker()) for _ in range(self._concurrency)
+        ]
+
+    async def next_outcome(self) -> Outcome[R] | None:
+        assert self._queue is not None
+        while True:
+            if self._ordered and self._next_to_yield in self._pending:
+                self._next_to_yield += 1
+                return self._pending.pop(self._next_to_yield - 1)
+            if self._running == 0 and self._queue.empty():
+                return None
+            message = await self._queue.get()
+            if isinstance(message, _WorkerDone):
+                self._running -= 1
+            elif isinstance(message, _InputFailed):
+                raise message.error
+            elif not self._ordered:
+                return message
+            else:
+                self._pending[message.index] = message
+
+    def release_slot(self) -> None:
+        """The consumer took an outcome: one more item may be pulled."""
+        assert self._slots is not None
+        self._slots.release()
+
+    @property
+    def started(self) -> bool:
+        """True once the workers were started."""
+        return self._queue is not None
+
+    def cancel(self) -> list[asyncio.Task[None]]:
+        """Cancel every worker; return them (to be awaited) and forget what is held."""
+        workers, self._workers = self._workers, []
+        for task in workers:
+            task.cancel()
+        self._pending.clear()
+        return workers
+
+
+class FanOutStream(AsyncIterator[Outcome[R]]):
+    """Outcomes of a streaming fan-out, as an async iterator (see :func:`fan_out_stream`).
+
+    A fixed pool of ``concurrency`` worker tasks pulls items from the input one at a
+    time, so memory holds at most ``window`` items (in flight or finished and not yet
+    taken), whatever the input's length. Breaking out of ``async for``, cancelling the
+    consumer, :meth:`aclose` or leaving ``async with`` cancels the calls in flight.
+    """
+
+    def __init__(self, pool: _Pool[R]) -> None:
+        self._pool = pool
+        self._closed = False
+
+    def __aiter__(self) -> FanOutStream[R]:
+        return self
+
+    async def __anext__(self) -> Outcome[R]:
+        if self._closed:
+            raise StopAsyncIteration
+        if not self._pool.started:
+            self._pool.start()
+        try:
+            outcome = await self._pool.next_outcome()
+        except BaseException:
+            await self.aclose()
+            raise
+        if outcome is None:
+            await self.aclose()
+            raise StopAsyncIteration
+        self._pool.release_slot()
+        return outcome
+
+    async def aclose(self) -> None:
+        """Cancel the calls in flight and wait until every worker has stopped."""
+        self._closed = True
+        workers = self._pool.cancel()
+        if workers:
+            await asyncio.gather(*workers, return_exceptions=True)
+
+    async def __aenter__(self) -> FanOutStream[R]:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __del__(self) -> None:
+        # ``break`` out of ``async for`` drops the last reference without awaiting
+        # anything: cancel the workers here so nothing keeps running unseen.
+        pool = getattr(self, "_pool", None)
+        if pool is not None:
+            pool.cancel()
+
+
+def fan_out_stream(
+    func: Callable[[T], Awaitable[R]],
+    items: Iterable[T] | AsyncIterable[T],
+    *,
+    concurrency: int = 16,
+    ordered: bool = False,
+    window: int | None = None,
+    requests_per_minute: float | None = None,
+) -> FanOutStream[R]:
+    """Call ``func(item)`` for every item, yielding each :class:`Outcome` as it finishes.
+
+    ``items`` may be any iterable or async iterable, even an endless one: it is read
+    lazily, one item per free worker. Each outcome carries its input ``index``. With
+    ``ordered=True`` outcomes come in input order; the reorder buffer holds at most
+    ``window`` items (default ``2 * concurrency``) and pulling pauses while it is full,
+    so one slow item cannot make memory grow. Unordered, ``window`` bounds the outcomes
+    finished but not yet taken the same way. Use it as ``async for outcome in ...`` or
+    ``async with fan_out_stream(...) as outcomes:``.
+    """
+    _check_limits(concurrency, requests_per_minute)
+    if window is None:
+        window = 2 * concurrency
+    if isinstance(window, bool) or not isinstance(window, int) or window < 1:
+        raise ValidationError(f"window must be an integer >= 1, got {window!r}", field="window")
+    if not isinstance(items, (Iterable, AsyncIterable)):
+        raise ValidationError(
+            f"items must be an iterable or an async iterable, got {type(items).__name__}",
+            field="items",
+        )
+    return FanOutStream(
+        _Pool(
+            func, items, concurrency=min(concurrency, window), ordered=ordered, window=window,
+            requests_per_minute=requests_per_minute,
+        )
+    )
