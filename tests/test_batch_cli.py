@@ -143,7 +143,6 @@ def test_complete_run_exits_0(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     [
         (["batch", "{missing}", "{out}"], "input file not found"),
         (["batch", "{in}", "{in}"], "different files"),
-        (["batch", "{in}", "{out}", "--tier", "high"], "rate limiter"),
         (["batch", "{in}", "{nodir}"], "No such file or directory"),
         (["batch", "{in}", "{dir}"], "not a regular file"),
     ],
@@ -177,6 +176,18 @@ def test_rpm_paces_the_batch(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     assert main(["--fake", "batch", str(source), str(target), "-c", "8", "--rpm", "600"]) == 0
     assert time.monotonic() - started >= 7 * 0.1 * 0.95  # 8 starts at least 0.1 s apart
     assert len(answered_ids(target)) == 8
+
+
+@pytest.mark.parametrize(
+    "option", [["--tier", "high"], ["--tier", "auto"], ["--tpm", "600000"]], ids=" ".join
+)
+def test_tier_and_tpm_pace_through_the_clients_limiter(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], option: list[str]
+) -> None:
+    source, target = write_input(tmp_path / "in.jsonl", 6), tmp_path / "out.jsonl"
+    assert main(["--fake", "batch", str(source), str(target), "-c", "4", *option]) == 0
+    assert len(answered_ids(target)) == 6
+    assert "warning" not in capsys.readouterr().err  # --tier auto read the catalog
 
 
 def test_tier_and_rpm_together_are_refused(
