@@ -15,18 +15,42 @@ sends (single calls, streams, fan-outs alike) and reports back after it:
    asked for ``wait`` seconds: every request of that model pauses, once, not once per
    worker.
 
-Implementations: the in-process limiter here, and a Redis one that shares one budget
-between processes and machines. Both are interchangeable behind this protocol, which
-is why it holds no client internals.
+Implementations: the in-process limiter here, and :class:`RedisRateLimiter` (extra
+``ghmodels_async[redis]``, imported on first use so this module never imports redis)
+that shares one budget between processes and machines. Both are interchangeable
+behind this protocol, which is why it holds no client internals.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._info import RateLimitInfo
+from ._limiter_errors import LimiterUnavailableError, LimiterWaitTooLongError
 
-__all__ = ["RateLimiter", "estimate_tokens"]
+if TYPE_CHECKING:
+    from ._redis_limiter import RedisRateLimiter
+
+__all__ = [
+    "LimiterUnavailableError",
+    "LimiterWaitTooLongError",
+    "RateLimiter",
+    "RedisRateLimiter",
+    "estimate_tokens",
+]
+
+
+def __getattr__(name: str) -> Any:
+    """``RedisRateLimiter`` is imported on first use: ``redis`` is an optional extra."""
+    if name == "RedisRateLimiter":
+        try:
+            from ._redis_limiter import RedisRateLimiter
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "RedisRateLimiter needs the redis extra: pip install 'ghmodels_async[redis]'"
+            ) from exc
+        return RedisRateLimiter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @runtime_checkable
