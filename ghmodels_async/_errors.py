@@ -49,6 +49,7 @@ __all__ = [
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
+    "RateLimitWaitTooLongError",
     "RedirectError",
     "RequestTooLargeError",
     "ResponseDecodeError",
@@ -91,6 +92,30 @@ class ValidationError(GHModelsError, ValueError):
 
 class ClientClosedError(GHModelsError):
     """The client is closed: the call was made after ``close()`` or was cut by it."""
+
+
+class RateLimitWaitTooLongError(GHModelsError):
+    """A client-side rate limiter would make this request wait more than its ``max_wait``.
+
+    Raised before anything is sent (no HTTP status): ``model`` is the limiter's model key,
+    ``wait`` the seconds the request would have waited and ``reason`` what it waits for
+    (``"retry_after"``, ``"requests_per_day"``, ``"requests_per_minute"``, ...).
+    """
+
+    def __init__(self, message: str, *, model: str, wait: float, reason: str) -> None:
+        super().__init__(message)
+        self.model = model
+        self.wait = wait
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_wait_error, (str(self), self.model, self.wait, self.reason))
+
+
+def _rebuild_wait_error(
+    message: str, model: str, wait: float, reason: str
+) -> RateLimitWaitTooLongError:
+    return RateLimitWaitTooLongError(message, model=model, wait=wait, reason=reason)
 
 
 class APIStatusError(GHModelsError):

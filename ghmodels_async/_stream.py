@@ -8,14 +8,14 @@ connection back to the pool. ``StreamAccumulator`` joins chunks into the final m
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TYPE_CHECKING
 
 import msgspec
 
 from ._errors import IncompleteStreamError, ResponseDecodeError, StreamEventError
-from ._info import ResponseInfo
+from ._info import RateLimitInfo, ResponseInfo
 from ._sansio import parse_error_body
 from ._sse import SSEDecoder
 from .types import (
@@ -44,7 +44,7 @@ class ChatCompletionStream:
     server sent none) and ``response`` the HTTP facts (headers, request id, rate limits).
     """
 
-    __slots__ = ("_done", "_handle", "_pending", "_sse", "response", "usage")
+    __slots__ = ("_done", "_handle", "_on_end", "_pending", "_sse", "response", "usage")
 
     def __init__(self, handle: StreamHandle, max_event_bytes: int) -> None:
         self._handle: StreamHandle | None = handle
@@ -53,6 +53,9 @@ class ChatCompletionStream:
         self._done = False
         self.usage: Usage | None = None
         self.response = ResponseInfo(handle.status, handle.headers)
+        # Called once when the stream finishes or is closed (the client's rate limiter
+        # settles the stream's slot there); None without a limiter.
+        self._on_end: Callable[[int | None, RateLimitInfo], None] | None = None
 
     @property
     def finished(self) -> bool:
@@ -129,6 +132,8 @@ class ChatCompletionStream:
         handle, self._handle = self._handle, None
         if handle is not None:
             handle.release()
+        if self._on_end is not None:
+            self._ended()
 
     def close(self) -> None:
         """Close the connection now; further iteration ends at once."""
@@ -137,6 +142,14 @@ class ChatCompletionStream:
         handle, self._handle = self._handle, None
         if handle is not None:
             handle.close()
+        if self._on_end is not None:
+            self._ended()
+
+    def _ended(self) -> None:
+        on_end, self._on_end = self._on_end, None
+        if on_end is not None:
+            usage = self.usage
+            on_end(None if usage is None else usage.total_tokens, self.response.rate_limit)
 
     async def aclose(self) -> None:
         """Async spelling of :meth:`close`."""
@@ -157,6 +170,8 @@ class ChatCompletionStream:
         handle = getattr(self, "_handle", None)
         if handle is not None:
             handle.close()
+        if getattr(self, "_on_end", None) is not None:
+            self._ended()
 
     async def collect(self) -> ChatCompletion:
         """Read the rest of the stream and return it folded into one ChatCompletion."""

@@ -29,6 +29,7 @@ from ._errors import (
     ValidationError,
 )
 from ._info import ResponseInfo
+from ._pacing import Pace, Pacing
 from ._retry import RetryPolicy, is_retryable_status, next_delay
 from ._sansio import (
     DEFAULT_BASE_URL,
@@ -44,6 +45,7 @@ from ._sansio import (
 from ._stream import ChatCompletionStream
 from ._timeout import Timeout
 from ._transport import RawResponse, Transport
+from .ratelimit import RateLimiter, estimate_tokens
 from .types import (
     CatalogModel,
     ChatCompletion,
@@ -121,6 +123,7 @@ class Client:
         verify_ssl: bool | ssl.SSLContext = True,
         max_response_bytes: int = 64 * 1024 * 1024,
         max_event_bytes: int = 4 * 1024 * 1024,
+        rate_limiter: RateLimiter | None = None,
     ) -> None:
         if token is None:
             token = os.environ.get("GITHUB_TOKEN")
@@ -157,6 +160,13 @@ class Client:
             )
         self._retry = retry_policy
         self._on_retry = on_retry
+        if rate_limiter is not None and not isinstance(rate_limiter, RateLimiter):
+            raise ConfigurationError(
+                "rate_limiter must implement reserve/settle/penalize "
+                f"(ghmodels_async.ratelimit.RateLimiter), got {type(rate_limiter).__name__}"
+            )
+        # Every chat/stream/embeddings attempt of this client is paced by it (not the catalog).
+        self._pacing = None if rate_limiter is None else Pacing(rate_limiter)
         self._max_event_bytes = max_event_bytes
         self._transport = Transport(
             session=session,
@@ -253,8 +263,13 @@ class Client:
         url: str,
         reason: str,
         status_error: APIStatusError | None,
+        paused: bool = False,
     ) -> None:
-        """Wait before retry ``attempt + 1``, or raise if the asked wait is too long."""
+        """Wait before retry ``attempt + 1``, or raise if the asked wait is too long.
+
+        ``paused``: the rate limiter already pauses the model for the server's wait, so
+        the next reserve waits it out (once for every caller) and this does not sleep.
+        """
         headers = status_error.headers if status_error is not None else None
         delay, asked = next_delay(attempt, policy, headers)
         if asked and delay > policy.max_retry_wait and status_error is not None:
@@ -280,6 +295,8 @@ class Client:
             outcome = self._on_retry(RetryEvent(attempt + 1, delay, reason, status, url))
             if inspect.isawaitable(outcome):
                 await outcome
+        if paused:
+            return
         if self._closed_event is None:
             self._closed_event = asyncio.Event()
         if self._transport.closed:
@@ -302,13 +319,20 @@ class Client:
         headers: Mapping[str, str],
         timeout: Timeout,
         policy: RetryPolicy,
+        pace: Pace | None = None,
     ) -> RawResponse:
         """Send with retries; return a 2xx answer or raise the mapped error."""
         attempt = 0
         transport = self._transport
         while True:
+            paused = False
             try:
-                raw = await transport.request(method, url, headers, body, timeout)
+                if pace is None:
+                    raw = await transport.request(method, url, headers, body, timeout)
+                else:
+                    raw, paused = await self._paced_request(
+                        method, url, headers, body, timeout, pace
+                    )
             except APIConnectionError as exc:
                 if attempt >= policy.max_retries or not exc.retryable:
                     raise
@@ -321,8 +345,30 @@ class Client:
                     error, attempt, policy
                 ):
                     raise error
-                await self._before_retry(attempt, policy, url, str(error), error)
+                await self._before_retry(attempt, policy, url, str(error), error, paused)
             attempt += 1
+
+    async def _paced_request(
+        self,
+        method: str,
+        url: str,
+        headers: Mapping[str, str],
+        body: bytes | None,
+        timeout: Timeout,
+        pace: Pace,
+    ) -> tuple[RawResponse, bool]:
+        """One attempt under the rate limiter: reserve, send, settle however it ends.
+        Returns the answer and whether a 429 paused the model."""
+        pacing = self._pacing
+        assert pacing is not None
+        ticket = await pacing.reserve(pace)
+        try:
+            raw = await self._transport.request(method, url, headers, body, timeout)
+        except BaseException as exc:
+            await pacing.failed(ticket, exc)
+            raise
+        paused = await pacing.answered(ticket, pace, raw.status, raw.headers, raw.body)
+        return raw, paused
 
     async def _open_stream(
         self,
@@ -331,23 +377,42 @@ class Client:
         headers: Mapping[str, str],
         timeout: Timeout,
         policy: RetryPolicy,
+        pace: Pace | None = None,
     ) -> ChatCompletionStream:
-        """Open a stream, retrying only until its first event has arrived."""
+        """Open a stream, retrying only until its first event has arrived.
+
+        Under a rate limiter each attempt holds a reservation; an opened stream keeps it
+        until the stream finishes or is closed."""
         attempt = 0
         transport = self._transport
+        pacing = self._pacing if pace is not None else None
         while True:
+            paused = False
             try:
-                handle = await transport.open_stream(url, headers, body, timeout)
-                if handle.status < 300:
-                    stream = ChatCompletionStream(handle, self._max_event_bytes)
-                    await stream._prime()
-                    return stream
+                ticket = None if pacing is None or pace is None else await pacing.reserve(pace)
                 try:
-                    error_body = b""
-                    if handle.status >= 400:
-                        error_body = await handle.read_all(transport.max_response_bytes)
-                finally:
-                    handle.close()
+                    handle = await transport.open_stream(url, headers, body, timeout)
+                    if handle.status < 300:
+                        stream = ChatCompletionStream(handle, self._max_event_bytes)
+                        await stream._prime()
+                        if pacing is not None:
+                            stream._on_end = pacing.stream_end_hook(ticket)
+                            ticket = None
+                        return stream
+                    try:
+                        error_body = b""
+                        if handle.status >= 400:
+                            error_body = await handle.read_all(transport.max_response_bytes)
+                    finally:
+                        handle.close()
+                except BaseException as exc:
+                    if pacing is not None and ticket is not None:
+                        await pacing.failed(ticket, exc)
+                    raise
+                if pacing is not None and pace is not None:
+                    paused = await pacing.answered(
+                        ticket, pace, handle.status, handle.headers, error_body
+                    )
                 error = error_for_answer(handle.status, handle.headers, error_body)
                 if not isinstance(error, APIStatusError) or not self._may_retry(
                     error, attempt, policy
@@ -358,7 +423,7 @@ class Client:
                     raise
                 await self._before_retry(attempt, policy, url, str(exc), None)
             else:
-                await self._before_retry(attempt, policy, url, str(error), error)
+                await self._before_retry(attempt, policy, url, str(error), error, paused)
             attempt += 1
 
 
@@ -484,9 +549,12 @@ class Completions:
         headers = client._call_headers(extra_headers)
         call_timeout = client._call_timeout(timeout)
         policy = client._call_policy(max_retries)
+        pace = None
+        if client._pacing is not None:
+            pace = Pace(model, estimate_tokens(body, max_tokens or max_completion_tokens))
         if stream:
-            return await client._open_stream(url, body, headers, call_timeout, policy)
-        raw = await client._request("POST", url, body, headers, call_timeout, policy)
+            return await client._open_stream(url, body, headers, call_timeout, policy, pace)
+        raw = await client._request("POST", url, body, headers, call_timeout, policy, pace)
         completion = decode_body(_completion_decoder, raw.body, "chat completion")
         completion.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers)
         return completion
@@ -531,6 +599,7 @@ class Embeddings:
             extra_body,
         )
         client = self._client
+        pace = None if client._pacing is None else Pace(model, estimate_tokens(body, None))
         raw = await client._request(
             "POST",
             client._url("embeddings", org),
@@ -538,6 +607,7 @@ class Embeddings:
             client._call_headers(extra_headers),
             client._call_timeout(timeout),
             client._call_policy(max_retries),
+            pace,
         )
         result = decode_body(_embeddings_decoder, raw.body, "embeddings")
         result.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers)
