@@ -1,4 +1,4 @@
-"""Errors a rate limiter raises before any request is sent.
+"""The error a shared rate limiter raises when its store is out of reach.
 
 Kept apart from the redis code so they can be caught (and imported) without the
 ``redis`` extra installed.
@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from ._errors import GHModelsError
 
-__all__ = ["LimiterUnavailableError", "LimiterWaitTooLongError"]
+__all__ = ["LimiterUnavailableError"]
 
 
 class LimiterUnavailableError(GHModelsError):
@@ -18,16 +18,3 @@ class LimiterUnavailableError(GHModelsError):
     paces locally instead.
     """
 
-
-class LimiterWaitTooLongError(GHModelsError):
-    """The limiter would have to wait longer than its ``max_wait`` before this request.
-
-    ``wait`` is the wait it would have needed in seconds (for a spent daily budget, the
-    time until the next UTC day); ``reason`` is ``"rate"``, ``"concurrency"`` or
-    ``"day"``.
-    """
-
-    def __init__(self, message: str, *, wait: float, reason: str) -> None:
-        super().__init__(message)
-        self.wait = wait
-        self.reason = reason

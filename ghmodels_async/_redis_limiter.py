@@ -36,9 +36,9 @@ from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import NoScriptError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from ._errors import ValidationError
+from ._errors import RateLimitWaitTooLongError, ValidationError
 from ._info import RateLimitInfo
-from ._limiter_errors import LimiterUnavailableError, LimiterWaitTooLongError
+from ._limiter_errors import LimiterUnavailableError
 from ._redis_scripts import PENALIZE, RENEW, RESERVE, SETTLE
 
 __all__ = ["RedisRateLimiter", "RedisTicket"]
@@ -47,6 +47,7 @@ logger = logging.getLogger("ghmodels_async.ratelimit")
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
 _MICRO = 1_000_000
+_BINDING = {1: "retry_after", 2: "requests_per_minute", 3: "tokens_per_minute"}
 
 
 def _sha1(text: str) -> str:
@@ -100,9 +101,9 @@ class _LocalPacer:
             if self._in_flight.get(scope, 0) < cap:
                 break
             if time.monotonic() - began > lim.max_wait:
-                raise LimiterWaitTooLongError(
-                    "no concurrency slot freed within max_wait", wait=lim.max_wait,
-                    reason="concurrency",
+                raise RateLimitWaitTooLongError(
+                    "no concurrency slot freed within max_wait",
+                    model=model, wait=lim.max_wait, reason="max_concurrency",
                 )
             self._freed.clear()
             with contextlib.suppress(asyncio.TimeoutError):
@@ -117,8 +118,9 @@ class _LocalPacer:
             start = max(start, self._tpm_tat.get(scope, 0.0))
         wait = start - now
         if wait > lim.max_wait:
-            raise LimiterWaitTooLongError(
-                f"the limiter would wait {wait:.1f} s, over max_wait", wait=wait, reason="rate"
+            raise RateLimitWaitTooLongError(
+                f"the local fallback would wait {wait:.1f} s, over max_wait",
+                model=model, wait=wait, reason="requests_per_minute",
             )
         if per_request:
             self._rpm_tat[scope] = start + per_request
@@ -162,8 +164,9 @@ class RedisRateLimiter:
     Budgets are kept per ``key`` and model (``per_model=False``: one budget for all
     models of the key). ``headroom`` (default 2%) is kept unused against arrival
     jitter. ``max_wait`` bounds how long a caller may be made to wait before
-    :class:`LimiterWaitTooLongError`. ``lease_ttl`` is how long a concurrency slot of a
-    dead worker stays taken; live workers renew theirs every ``lease_ttl / 3``.
+    :class:`~ghmodels_async.RateLimitWaitTooLongError`. ``lease_ttl`` is how long a
+    concurrency slot of a dead worker stays taken; live workers renew theirs every
+    ``lease_ttl / 3``.
     """
 
     def __init__(
@@ -328,39 +331,43 @@ class RedisRateLimiter:
         began = time.monotonic()
         while True:
             try:
-                status, value = await self._run(RESERVE, list(keys.values()), args)
+                answer = await self._run(RESERVE, list(keys.values()), args)
             except _UNREACHABLE as exc:
                 self._unreachable(exc)
                 assert self._local is not None
                 return await self._local.reserve(model, tokens)
-            status, value = int(status), int(value)
+            status, value = int(answer[0]), int(answer[1])
             if status == 0:
                 break
             waited = time.monotonic() - began
             if status == 1:
                 if waited > self.max_wait:
-                    raise LimiterWaitTooLongError(
+                        raise RateLimitWaitTooLongError(
                         f"{self.max_concurrency} requests to {model!r} stayed in flight "
                         f"longer than max_wait ({self.max_wait} s)",
+                        model=model,
                         wait=waited,
-                        reason="concurrency",
+                        reason="max_concurrency",
                     )
                 await asyncio.sleep(self.poll_interval * (0.5 + random.random()))
             elif status == 2:
-                raise LimiterWaitTooLongError(
-                    f"the shared limiter would wait {value / _MICRO:.1f} s before this "
-                    f"request to {model!r}, over max_wait ({self.max_wait} s)",
+                reason = _BINDING.get(int(answer[2]), "requests_per_minute")
+                raise RateLimitWaitTooLongError(
+                    f"the shared limiter would wait {value / _MICRO:.1f} s ({reason}) before "
+                    f"this request to {model!r}, over max_wait ({self.max_wait} s)",
+                    model=model,
                     wait=value / _MICRO,
-                    reason="rate",
+                    reason=reason,
                 )
             else:
                 seconds = value / _MICRO
                 if seconds + waited > self.max_wait:
-                    raise LimiterWaitTooLongError(
+                    raise RateLimitWaitTooLongError(
                         f"the daily budget of {self.requests_per_day} requests to {model!r} "
                         f"is spent; it renews in {seconds:.0f} s (UTC midnight)",
+                        model=model,
                         wait=seconds,
-                        reason="day",
+                        reason="requests_per_day",
                     )
                 await asyncio.sleep(seconds)
         ticket = RedisTicket(model, tokens, lease or None)

@@ -21,8 +21,8 @@ __all__ = ["PENALIZE", "RENEW", "RESERVE", "SETTLE"]
 #       4 max concurrency (0: none), 5 lease id, 6 lease ttl ms, 7 max wait us,
 #       8 requests per day (0: none)
 # Returns {status, value}: 0 reserved (value = wait us), 1 concurrency full (value =
-# in flight), 2 wait too long (value = wait us), 3 day budget spent (value = us until
-# the next UTC day).
+# in flight), 2 wait too long (value = wait us, then what binds: 1 a 429 pause, 2 RPM,
+# 3 TPM), 3 day budget spent (value = us until the next UTC day).
 RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -56,22 +56,21 @@ if per_day > 0 then
 end
 
 local start = now
+local binding = 0
 local pause = tonumber(redis.call('GET', KEYS[3]) or '0')
-if pause > start then start = pause end
-local rpm_tat = 0
+if pause > start then start = pause; binding = 1 end
 if per_request > 0 then
-  rpm_tat = tonumber(redis.call('GET', KEYS[1]) or '0')
-  if rpm_tat > start then start = rpm_tat end
+  local rpm_tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+  if rpm_tat > start then start = rpm_tat; binding = 2 end
 end
-local tpm_tat = 0
 if per_token > 0 then
-  tpm_tat = tonumber(redis.call('GET', KEYS[2]) or '0')
-  if tpm_tat > start then start = tpm_tat end
+  local tpm_tat = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if tpm_tat > start then start = tpm_tat; binding = 3 end
 end
 
 local wait = start - now
 if wait > max_wait then
-  return {2, wait}
+  return {2, wait, binding}
 end
 
 if per_request > 0 then

@@ -26,14 +26,13 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._info import RateLimitInfo
-from ._limiter_errors import LimiterUnavailableError, LimiterWaitTooLongError
+from ._limiter_errors import LimiterUnavailableError
 
 if TYPE_CHECKING:
     from ._redis_limiter import RedisRateLimiter
 
 __all__ = [
     "LimiterUnavailableError",
-    "LimiterWaitTooLongError",
     "RateLimiter",
     "RedisRateLimiter",
     "estimate_tokens",
