@@ -224,14 +224,16 @@ async def test_unreachable_redis_is_a_typed_error_and_nothing_is_sent() -> None:
     url = server.url
     server.stop()
     limiter = RedisRateLimiter(url, key="down", requests_per_minute=60, socket_timeout=1)
-    async with FakeServer() as fake:
-        async with Client("t", base_url=fake.url, rate_limiter=limiter, max_retries=0) as client:
-            with pytest.raises(LimiterUnavailableError) as caught:
-                await client.chat.completions.create(
-                    model="openai/gpt-4.1-mini", messages=[{"role": "user", "content": "hi"}]
-                )
-            assert isinstance(caught.value, ghmodels_async.GHModelsError)
-            assert not fake.requests
+    async with (
+        FakeServer() as fake,
+        Client("t", base_url=fake.url, rate_limiter=limiter, max_retries=0) as client,
+    ):
+        with pytest.raises(LimiterUnavailableError) as caught:
+            await client.chat.completions.create(
+                model="openai/gpt-4.1-mini", messages=[{"role": "user", "content": "hi"}]
+            )
+        assert isinstance(caught.value, ghmodels_async.GHModelsError)
+        assert not fake.requests
     await limiter.aclose()
 
 
@@ -261,27 +263,29 @@ async def test_client_end_to_end_settles_usage_and_frees_leases(redis_url: str) 
         redis_url, key="e2e", requests_per_minute=6000, tokens_per_minute=1_000_000,
         max_concurrency=3,
     )
-    async with FakeServer() as fake:
-        async with Client("t", base_url=fake.url, rate_limiter=limiter) as client:
-            messages = [{"role": "user", "content": "hello"}]
-            answers = await asyncio.gather(
-                *(
-                    client.chat.completions.create(model="openai/gpt-4.1-mini", messages=messages)
-                    for _ in range(10)
-                )
+    async with (
+        FakeServer() as fake,
+        Client("t", base_url=fake.url, rate_limiter=limiter) as client,
+    ):
+        messages = [{"role": "user", "content": "hello"}]
+        answers = await asyncio.gather(
+            *(
+                client.chat.completions.create(model="openai/gpt-4.1-mini", messages=messages)
+                for _ in range(10)
             )
-            assert len(answers) == 10
-            stream = await client.chat.completions.create(
-                model="openai/gpt-4.1-mini", messages=messages, stream=True
-            )
-            assert await limiter.in_flight("openai/gpt-4.1-mini") == 1  # the open stream
-            async for _chunk in stream:
-                pass
-            for _ in range(100):  # the stream settles in a task of its own
-                if await limiter.in_flight("openai/gpt-4.1-mini") == 0:
-                    break
-                await asyncio.sleep(0.01)
-            assert await limiter.in_flight("openai/gpt-4.1-mini") == 0
+        )
+        assert len(answers) == 10
+        stream = await client.chat.completions.create(
+            model="openai/gpt-4.1-mini", messages=messages, stream=True
+        )
+        assert await limiter.in_flight("openai/gpt-4.1-mini") == 1  # the open stream
+        async for _chunk in stream:
+            pass
+        for _ in range(100):  # the stream settles in a task of its own
+            if await limiter.in_flight("openai/gpt-4.1-mini") == 0:
+                break
+            await asyncio.sleep(0.01)
+        assert await limiter.in_flight("openai/gpt-4.1-mini") == 0
     assert len(fake.requests) == 11
     await limiter.aclose()
 
@@ -337,3 +341,28 @@ async def test_scripts_on_fakeredis_spacing_and_refusal() -> None:
     assert caught.value.reason == "retry_after"
     await limiter.aclose()
     await client.aclose()
+
+
+async def test_client_corrects_the_token_estimate_with_real_usage(redis_url: str) -> None:
+    # 6,000 tokens/min: the estimate of a call allowing 3,000 output tokens holds the
+    # budget ~30 s; its real usage (a few tokens) gives it back, so the next call
+    # goes within max_wait.
+    limiter = RedisRateLimiter(redis_url, key="usage", tokens_per_minute=6000, max_wait=2.0)
+    async with (
+        FakeServer() as fake,
+        Client("t", base_url=fake.url, rate_limiter=limiter, max_retries=0) as client,
+    ):
+        messages = [{"role": "user", "content": "hello"}]
+        first = await client.chat.completions.create(
+            model="openai/gpt-4.1-mini", messages=messages, max_tokens=3000
+        )
+        assert first.usage is not None and first.usage.total_tokens < 200
+        await client.chat.completions.create(
+            model="openai/gpt-4.1-mini", messages=messages, max_tokens=50
+        )
+        # Without the correction, the same pair is refused (the estimate alone binds).
+        ticket = await limiter.reserve("other", 3000)
+        with pytest.raises(RateLimitWaitTooLongError):
+            await limiter.reserve("other", 50)
+        await limiter.settle(ticket, None, None)
+    await limiter.aclose()
