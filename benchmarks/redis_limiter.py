@@ -8,8 +8,9 @@ One "call" is what the client does around each request: ``reserve`` then ``settl
 are set so high that no call ever waits, so the figures are pure overhead: the Redis
 limiter's Lua round trips (one to reserve, one to settle the tokens and free the lease)
 against the same calls on the in-process limiter, on a no-op limiter (the floor: just
-the two awaits) and one bare Redis PING per call, all in the same run. Sequential figures are latency (µs
-per call); concurrent ones are throughput (calls/s with C tasks on one event loop).
+the two awaits) and one bare Redis PING per call, all in the same run. Sequential
+figures are latency (µs per call); concurrent ones are throughput (calls/s with C
+tasks on one event loop).
 
 Without ``--redis-url`` it starts its own ``redis-server`` from PATH on a free
 loopback port (no persistence) and stops it after.
