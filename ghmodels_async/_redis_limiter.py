@@ -28,6 +28,7 @@ import random
 import secrets
 import time
 import warnings
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -67,6 +68,7 @@ class RedisTicket:
     tokens: int
     lease: str | None
     local: bool = False
+    start: float = 0.0  # when it may start, in seconds of Redis time (local: monotonic)
 
 
 def _positive(name: str, value: float | None, *, integer: bool = False) -> None:
@@ -95,16 +97,10 @@ class _LocalPacer:
     async def reserve(self, model: str, tokens: int) -> RedisTicket:
         lim = self._limiter
         scope = lim._scope(model)
-        began = time.monotonic()
         while lim.max_concurrency is not None:
             cap = max(1, int(lim.max_concurrency * self._share))
             if self._in_flight.get(scope, 0) < cap:
                 break
-            if time.monotonic() - began > lim.max_wait:
-                raise RateLimitWaitTooLongError(
-                    "no concurrency slot freed within max_wait",
-                    model=model, wait=lim.max_wait, reason="max_concurrency",
-                )
             self._freed.clear()
             with contextlib.suppress(asyncio.TimeoutError):
                 await asyncio.wait_for(self._freed.wait(), lim.poll_interval)
@@ -128,7 +124,9 @@ class _LocalPacer:
             self._tpm_tat[scope] = start + tokens * per_token
         if lim.max_concurrency is not None:
             self._in_flight[scope] = self._in_flight.get(scope, 0) + 1
-        ticket = RedisTicket(model, tokens, "local" if lim.max_concurrency else None, True)
+        ticket = RedisTicket(
+            model, tokens, "local" if lim.max_concurrency else None, True, start
+        )
         try:
             if wait > 0:
                 await asyncio.sleep(wait)
@@ -161,9 +159,11 @@ class RedisRateLimiter:
 
     ``redis_url_or_client`` is a ``redis://`` URL (the limiter owns and closes that
     connection) or a ``redis.asyncio`` client (``Redis`` or ``RedisCluster``) you own.
-    Budgets are kept per ``key`` and model (``per_model=False``: one budget for all
-    models of the key). ``headroom`` (default 2%) is kept unused against arrival
-    jitter. ``max_wait`` bounds how long a caller may be made to wait before
+    Budgets are kept per ``key`` and model id, as the in-process ``Limiter`` keys them;
+    ``model_key`` maps ids to budget keys (``model_key=lambda m: "all"``: one budget for
+    every model of the key). ``headroom`` (default 2%) is kept unused against arrival
+    jitter. ``max_wait`` (``None``: no bound) bounds how long a caller may be made to
+    wait for the rate budgets (not for a concurrency slot) before
     :class:`~ghmodels_async.RateLimitWaitTooLongError`. ``lease_ttl`` is how long a
     concurrency slot of a dead worker stays taken; live workers renew theirs every
     ``lease_ttl / 3``.
@@ -179,9 +179,9 @@ class RedisRateLimiter:
         max_concurrency: int | None = None,
         requests_per_day: int | None = None,
         headroom: float = 0.02,
-        max_wait: float = 300.0,
+        max_wait: float | None = 600.0,
         lease_ttl: float = 30.0,
-        per_model: bool = True,
+        model_key: Callable[[str], str] | None = None,
         fallback: Literal["local"] | None = None,
         fallback_share: float = 1.0,
         poll_interval: float = 0.02,
@@ -197,6 +197,8 @@ class RedisRateLimiter:
         _positive("max_concurrency", max_concurrency, integer=True)
         _positive("requests_per_day", requests_per_day, integer=True)
         _positive("max_wait", max_wait)
+        if model_key is not None and not callable(model_key):
+            raise ValidationError("model_key must be callable", field="model_key")
         _positive("lease_ttl", lease_ttl)
         _positive("poll_interval", poll_interval)
         _positive("socket_timeout", socket_timeout)
@@ -243,9 +245,9 @@ class RedisRateLimiter:
         self.max_concurrency = max_concurrency
         self.requests_per_day = requests_per_day
         self.headroom = float(headroom)
-        self.max_wait = float(max_wait)
+        self.max_wait = math.inf if max_wait is None else float(max_wait)
         self.lease_ttl = float(lease_ttl)
-        self.per_model = per_model
+        self._model_key = model_key
         self.fallback = fallback
         self.poll_interval = float(poll_interval)
         keep = 1.0 - self.headroom
@@ -269,7 +271,15 @@ class RedisRateLimiter:
     # -- keys ---------------------------------------------------------------------
 
     def _scope(self, model: str) -> str:
-        return model if self.per_model else "*"
+        if self._model_key is None:
+            return model
+        scope = self._model_key(model)
+        if not isinstance(scope, str) or not scope:
+            raise ValidationError(
+                f"model_key({model!r}) must return a non-empty string, got {scope!r}",
+                field="model_key",
+            )
+        return scope
 
     def redis_keys(self, model: str) -> dict[str, str]:
         """The Redis keys holding ``model``'s budget (one hash tag: one cluster slot)."""
@@ -325,7 +335,7 @@ class RedisRateLimiter:
             self.max_concurrency or 0,
             lease,
             int(self.lease_ttl * 1000),
-            int(self.max_wait * _MICRO),
+            int(min(self.max_wait, 1e9) * _MICRO),
             self.requests_per_day or 0,
         ]
         began = time.monotonic()
@@ -340,15 +350,7 @@ class RedisRateLimiter:
             if status == 0:
                 break
             waited = time.monotonic() - began
-            if status == 1:
-                if waited > self.max_wait:
-                        raise RateLimitWaitTooLongError(
-                        f"{self.max_concurrency} requests to {model!r} stayed in flight "
-                        f"longer than max_wait ({self.max_wait} s)",
-                        model=model,
-                        wait=waited,
-                        reason="max_concurrency",
-                    )
+            if status == 1:  # every slot is taken: poll until a settle or an expiry frees one
                 await asyncio.sleep(self.poll_interval * (0.5 + random.random()))
             elif status == 2:
                 reason = _BINDING.get(int(answer[2]), "requests_per_minute")
@@ -370,7 +372,7 @@ class RedisRateLimiter:
                         reason="requests_per_day",
                     )
                 await asyncio.sleep(seconds)
-        ticket = RedisTicket(model, tokens, lease or None)
+        ticket = RedisTicket(model, tokens, lease or None, start=int(answer[2]) / _MICRO)
         if lease:
             self._hold(keys["leases"], lease)
         if value > 0:

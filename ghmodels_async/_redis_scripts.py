@@ -20,9 +20,11 @@ __all__ = ["PENALIZE", "RENEW", "RESERVE", "SETTLE"]
 # ARGV: 1 us per request (0: no RPM), 2 us per token (0: no TPM), 3 tokens,
 #       4 max concurrency (0: none), 5 lease id, 6 lease ttl ms, 7 max wait us,
 #       8 requests per day (0: none)
-# Returns {status, value}: 0 reserved (value = wait us), 1 concurrency full (value =
-# in flight), 2 wait too long (value = wait us, then what binds: 1 a 429 pause, 2 RPM,
-# 3 TPM), 3 day budget spent (value = us until the next UTC day).
+# Returns {status, value, ...}:
+#   0 reserved (value = wait us, then the start in Redis time us),
+#   1 concurrency full (value = leases in flight),
+#   2 wait too long (value = wait us, then what binds: 1 a 429 pause, 2 RPM, 3 TPM),
+#   3 day budget spent (value = us until the next UTC day).
 RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
@@ -95,7 +97,7 @@ if per_day > 0 then
   redis.call('HSET', KEYS[5], 'day', day, 'n', used_today + 1)
   redis.call('EXPIRE', KEYS[5], 172800)
 end
-return {0, wait}
+return {0, wait, start}
 """
 
 # KEYS: 1 tpm tat, 2 lease sorted set

@@ -15,27 +15,38 @@ sends (single calls, streams, fan-outs alike) and reports back after it:
    asked for ``wait`` seconds: every request of that model pauses, once, not once per
    worker.
 
-Implementations: the in-process limiter here, and :class:`RedisRateLimiter` (extra
+Implementations: the in-process :class:`Limiter` (and :class:`TierLimiter`, budgets
+from the GitHub Models tier presets) here, and :class:`RedisRateLimiter` (extra
 ``ghmodels_async[redis]``, imported on first use so this module never imports redis)
-that shares one budget between processes and machines. Both are interchangeable
-behind this protocol, which is why it holds no client internals.
+that shares one budget between processes and machines. All are interchangeable behind
+this protocol, which is why it holds no client internals.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from ._errors import RateLimitWaitTooLongError
 from ._info import RateLimitInfo
+from ._limiter import Limiter, Limits, Ticket
 from ._limiter_errors import LimiterUnavailableError
+from ._tiers import TIER_LIMITS, TierLimiter, tier_of
 
 if TYPE_CHECKING:
     from ._redis_limiter import RedisRateLimiter
 
 __all__ = [
+    "TIER_LIMITS",
+    "Limiter",
     "LimiterUnavailableError",
+    "Limits",
+    "RateLimitWaitTooLongError",
     "RateLimiter",
     "RedisRateLimiter",
+    "Ticket",
+    "TierLimiter",
     "estimate_tokens",
+    "tier_of",
 ]
 
 
