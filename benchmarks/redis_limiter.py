@@ -69,11 +69,7 @@ def _in_process_factory() -> Callable[..., Any] | None:
     """The in-process limiter of ``ghmodels_async.ratelimit``, if this checkout has it."""
     import ghmodels_async.ratelimit as ratelimit
 
-    for name in ("InProcessRateLimiter", "LocalRateLimiter", "InMemoryRateLimiter"):
-        factory = getattr(ratelimit, name, None)
-        if factory is not None:
-            return factory  # type: ignore[no-any-return]
-    return None
+    return getattr(ratelimit, "Limiter", None)
 
 
 def _start_redis() -> tuple[subprocess.Popen[bytes], str, tempfile.TemporaryDirectory[str]]:
