@@ -33,9 +33,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import redis.asyncio as aioredis
-from redis.exceptions import ConnectionError as RedisConnectionError
-from redis.exceptions import NoScriptError
-from redis.exceptions import TimeoutError as RedisTimeoutError
+from redis.exceptions import NoScriptError, RedisError
 
 from ._errors import RateLimitWaitTooLongError, ValidationError
 from ._info import RateLimitInfo
@@ -46,7 +44,9 @@ __all__ = ["RedisRateLimiter", "RedisTicket"]
 
 logger = logging.getLogger("ghmodels_async.ratelimit")
 
-_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError)
+# Down, refusing (auth, read-only replica, out of memory) or not Redis at all: the
+# limiter cannot decide, so no request goes out unpaced.
+_UNREACHABLE = (RedisError, OSError)
 _MICRO = 1_000_000
 _BINDING = {1: "retry_after", 2: "requests_per_minute", 3: "tokens_per_minute"}
 
@@ -303,8 +303,9 @@ class RedisRateLimiter:
     def _unreachable(self, exc: BaseException) -> None:
         if self._local is None:
             raise LimiterUnavailableError(
-                f"cannot reach Redis for rate limiter key {self.key!r}: {exc}; no request "
-                "was sent (RedisRateLimiter(fallback='local') paces locally instead)"
+                f"the rate limiter's Redis failed for key {self.key!r} "
+                f"({type(exc).__name__}: {exc}); no request was sent "
+                "(RedisRateLimiter(fallback='local') paces locally instead)"
             ) from exc
         if self._local_until <= time.monotonic():
             message = (
@@ -459,9 +460,12 @@ class RedisRateLimiter:
         """How many unexpired concurrency leases ``model`` has right now, all workers
         together (for monitoring and tests)."""
         leases = self.redis_keys(model)["leases"]
-        now_s, now_us = await self._redis.time()
-        now_ms = int(now_s) * 1000 + int(now_us) // 1000
-        return int(await self._redis.zcount(leases, now_ms + 1, "+inf"))
+        try:
+            now_s, now_us = await self._redis.time()
+            now_ms = int(now_s) * 1000 + int(now_us) // 1000
+            return int(await self._redis.zcount(leases, now_ms + 1, "+inf"))
+        except _UNREACHABLE as exc:
+            raise LimiterUnavailableError(f"cannot reach Redis: {exc}") from exc
 
     async def aclose(self) -> None:
         """Stop renewing leases and close the Redis connection if this limiter opened it."""

@@ -366,3 +366,41 @@ async def test_client_corrects_the_token_estimate_with_real_usage(redis_url: str
             await limiter.reserve("other", 50)
         await limiter.settle(ticket, None, None)
     await limiter.aclose()
+
+
+async def test_a_server_that_is_not_redis_is_a_typed_error() -> None:
+    async def garbage(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read(100)
+        writer.write(b"HTTP/1.1 400 Bad Request\r\n\r\n\x00\xff")
+        await writer.drain()
+        writer.close()
+
+    server = await asyncio.start_server(garbage, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    limiter = RedisRateLimiter(
+        f"redis://127.0.0.1:{port}/0", key="k", requests_per_minute=60, socket_timeout=2
+    )
+    try:
+        with pytest.raises(LimiterUnavailableError):
+            await limiter.reserve("m", 1)
+        with pytest.raises(LimiterUnavailableError):
+            await limiter.in_flight("m")
+    finally:
+        await limiter.aclose()
+        server.close()
+        await server.wait_closed()
+
+
+async def test_a_redis_refusing_writes_is_a_typed_error(redis_url: str) -> None:
+    import redis.asyncio as aioredis
+
+    async with aioredis.Redis.from_url(redis_url) as admin:
+        await admin.config_set("maxmemory", "1")  # every write now fails with OOM
+        try:
+            limiter = RedisRateLimiter(redis_url, key="oom", requests_per_minute=60)
+            with pytest.raises(LimiterUnavailableError) as caught:
+                await limiter.reserve("m", 1)
+            assert "OOM" in str(caught.value) or "memory" in str(caught.value)
+            await limiter.aclose()
+        finally:
+            await admin.config_set("maxmemory", "0")
