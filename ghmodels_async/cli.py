@@ -124,6 +124,10 @@ def build_parser() -> argparse.ArgumentParser:
     fake.add_argument("--quirks", action="store_true", help="stream with the service's quirks")
     fake.add_argument("--rate-limits", action="store_true", help="emulate the tier rate limits")
     fake.add_argument("--chunk-delay", type=float, default=0.0)
+
+    from .prompts.cli import add_parsers as add_prompt_parsers  # run, eval (prompt files)
+
+    add_prompt_parsers(commands, common)
     return parser
 
 
@@ -265,7 +269,14 @@ async def cmd_serve_fake(args: argparse.Namespace, out: TextIO) -> int:
     return EXIT_OK
 
 
-COMMANDS = {"demo": cmd_demo, "chat": cmd_chat, "models": cmd_models, "serve-fake": cmd_serve_fake}
+async def cmd_prompt_file(args: argparse.Namespace, out: TextIO) -> int:
+    from .prompts.cli import run_command  # code of ``run`` and ``eval`` lives there
+
+    return await run_command(args, out)
+
+
+COMMANDS = {"demo": cmd_demo, "chat": cmd_chat, "models": cmd_models, "serve-fake": cmd_serve_fake,
+            "run": cmd_prompt_file, "eval": cmd_prompt_file}
 
 
 def describe_error(error: BaseException) -> tuple[int, str]:

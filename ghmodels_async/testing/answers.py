@@ -13,6 +13,7 @@ from typing import Any, Final, TypeAlias
 
 import msgspec
 
+from .judge import judge_verdict
 from .validation import FakeChatRequest, FakeEmbeddingsRequest
 
 __all__ = [
@@ -252,6 +253,9 @@ def _default_reply(req: FakeChatRequest, prompt: str) -> Reply:
         return Reply(text=_json(schema_instance(schema)))
     if fmt == "json_object":
         return Reply(text=_json({"echo": prompt}))
+    verdict = judge_verdict(req.messages)  # an eval judge prompt: see testing/judge.py
+    if verdict is not None:
+        return Reply(text=verdict)
     return Reply(text=f"Echo: {prompt}")
 
 
