@@ -27,6 +27,7 @@ async def main() -> None:
         lease_ttl=1.0,
     )
     counts = {"ok": 0, "failed": 0}
+    errors: dict[str, int] = {}
     async with Client("t", base_url=server_url, rate_limiter=limiter, max_retries=0) as client:
         print("ready", flush=True)
         await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
@@ -39,12 +40,13 @@ async def main() -> None:
                         model="m", messages=[{"role": "user", "content": "hi"}]
                     )
                     counts["ok"] += 1
-                except GHModelsError:
+                except GHModelsError as exc:
                     counts["failed"] += 1
+                    errors[f"{type(exc).__name__}: {exc}"[:200]] = 1
 
         await asyncio.gather(*(loop() for _ in range(int(tasks))))
     await limiter.aclose()
-    print(json.dumps(counts), flush=True)
+    print(json.dumps({**counts, "errors": sorted(errors)}), flush=True)
 
 
 asyncio.run(main())
