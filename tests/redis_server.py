@@ -2,11 +2,13 @@
 
 Started from PATH with no persistence (``--save '' --appendonly no``); readiness is
 read from the server's own log line, not guessed with sleeps. Tests skip with a clear
-reason when no ``redis-server`` is installed (CI installs one).
+reason when no ``redis-server`` is installed, or fail when ``GHMODELS_REQUIRE_REDIS``
+is set (CI sets it, so these tests can never be skipped there unnoticed).
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -30,6 +32,8 @@ class RedisServer:
     def __init__(self) -> None:
         binary = shutil.which("redis-server")
         if binary is None:
+            if os.environ.get("GHMODELS_REQUIRE_REDIS"):
+                pytest.fail("GHMODELS_REQUIRE_REDIS is set but redis-server is not on PATH")
             pytest.skip(
                 "redis-server is not on PATH (apt-get install redis-server); "
                 "CI installs it, the Redis limiter tests need a real server"
