@@ -404,3 +404,34 @@ async def test_a_redis_refusing_writes_is_a_typed_error(redis_url: str) -> None:
             await limiter.aclose()
         finally:
             await admin.config_set("maxmemory", "0")
+
+
+async def test_a_429_seen_by_one_client_pauses_another_process_style_client(
+    redis_url: str,
+) -> None:
+    # Two clients with their own limiters on one key (as two processes would have).
+    a = RedisRateLimiter(redis_url, key="shared-429", requests_per_minute=6000)
+    b = RedisRateLimiter(redis_url, key="shared-429", requests_per_minute=6000)
+    messages = [{"role": "user", "content": "hi"}]
+    retry_scheduled = asyncio.Event()
+    async with FakeServer() as fake:
+        fake.inject("rate_limit;wait=1", times=1)
+        async with (
+            Client("t", base_url=fake.url, rate_limiter=a, max_retries=1,
+                   on_retry=lambda event: retry_scheduled.set()) as client_a,
+            Client("t", base_url=fake.url, rate_limiter=b, max_retries=0) as client_b,
+        ):
+            first = asyncio.ensure_future(
+                client_a.chat.completions.create(model="openai/gpt-4.1-mini", messages=messages)
+            )
+            await retry_scheduled.wait()  # A got its 429 and told Redis to pause
+            began = time.monotonic()
+            await client_b.chat.completions.create(
+                model="openai/gpt-4.1-mini", messages=messages
+            )
+            waited = time.monotonic() - began
+            await first
+        assert len(fake.requests) == 3  # A's 429, A's retry, B: no second 429
+    assert waited >= 0.8  # B sat out A's one-second pause
+    await a.aclose()
+    await b.aclose()
