@@ -45,38 +45,55 @@ class Limits:
     """The budgets of one model key; ``None`` means unlimited.
 
     ``requests_per_minute`` and ``tokens_per_minute`` are spread evenly over the
-    limiter's ``window`` (60 s unless scaled); ``requests_per_day`` counts starts in a
-    rolling ``day``; ``max_concurrency`` caps requests in flight (a stream counts until
-    it ends or is closed).
+    limiter's ``window`` (60 s unless scaled); ``burst`` requests may start back to back
+    before the spacing applies, and never more than ``requests_per_minute`` in any
+    window (1, the default, is evenly spaced; ``burst=requests_per_minute`` is the
+    server's own sliding window). ``requests_per_day`` counts starts in a rolling
+    ``day``; ``max_concurrency`` caps requests in flight (a stream counts until it ends
+    or is closed).
     """
 
     requests_per_minute: float | None = None
     tokens_per_minute: float | None = None
     max_concurrency: int | None = None
     requests_per_day: int | None = None
+    burst: int = 1
 
     def __post_init__(self) -> None:
         _check_number("requests_per_minute", self.requests_per_minute)
         _check_number("tokens_per_minute", self.tokens_per_minute)
-        for name in ("max_concurrency", "requests_per_day"):
+        for name in ("max_concurrency", "requests_per_day", "burst"):
             value = getattr(self, name)
             if value is not None and (
                 isinstance(value, bool) or not isinstance(value, int) or value < 1
             ):
                 raise ConfigurationError(f"{name} must be an integer >= 1, got {value!r}")
+        rpm = self.requests_per_minute
+        if self.burst > 1 and (rpm is None or self.burst > rpm):
+            raise ConfigurationError(
+                f"burst must be at most requests_per_minute, got {self.burst} for {rpm!r}"
+            )
 
 
 class Ticket:
     """One reservation: the model key, its scheduled ``start`` and estimated ``tokens``.
     Hand it back to :meth:`Limiter.settle` once; further settles are ignored."""
 
-    __slots__ = ("_entry", "_settled", "_state", "start", "tokens")
+    __slots__ = ("_booked", "_entry", "_settled", "_state", "start", "tokens")
 
-    def __init__(self, state: _ModelState, start: float, tokens: int, entry: list[float]) -> None:
+    def __init__(
+        self,
+        state: _ModelState,
+        start: float,
+        tokens: int,
+        entry: list[float],
+        booked: tuple[float, float],
+    ) -> None:
         self._state = state
         self.start = start
         self.tokens = tokens
         self._entry = entry
+        self._booked = booked  # next_request before and after this booking (for rollback)
         self._settled = False
 
     @property
@@ -93,6 +110,8 @@ class _ModelState:
 
     __slots__ = (
         "active",
+        "base_interval",
+        "base_token_interval",
         "day",
         "interval",
         "key",
@@ -102,17 +121,19 @@ class _ModelState:
         "next_request",
         "next_token",
         "pause_until",
-        "slow_until",
+        "request_reason",
+        "stretch",
         "token_interval",
+        "token_reason",
+        "tolerance",
         "waiters",
     )
 
     def __init__(self, key: str, limits: Limits, window: float, headroom: float) -> None:
         self.key = key
-        self.next_request = -math.inf  # earliest start allowed by requests_per_minute
+        self.next_request = -math.inf  # GCRA theoretical arrival time of requests
         self.next_token = -math.inf  # ... by tokens_per_minute
         self.pause_until = -math.inf  # ... by a 429's retry-after
-        self.slow_until = -math.inf  # ... by the server's remaining-* headers
         self.active = 0
         self.waiters: deque[asyncio.Future[None]] = deque()
         self.day: deque[float] = deque()  # starts in the rolling day
@@ -122,10 +143,19 @@ class _ModelState:
 
     def configure(self, limits: Limits, window: float, headroom: float) -> None:
         self.limits = limits
-        stretch = window * (1.0 + headroom)
+        self.stretch = stretch = window * (1.0 + headroom)
         rpm, tpm = limits.requests_per_minute, limits.tokens_per_minute
-        self.interval = stretch / rpm if rpm else 0.0
-        self.token_interval = stretch / tpm if tpm else 0.0
+        # the configured spacing; ``interval``/``token_interval`` are the ones in force,
+        # longer while the server's remaining-* headers say the quota is smaller
+        self.base_interval = self.interval = stretch / rpm if rpm else 0.0
+        self.base_token_interval = self.token_interval = stretch / tpm if tpm else 0.0
+        self.request_reason = "requests_per_minute"
+        self.token_reason = "tokens_per_minute"
+        self.tolerance = (limits.burst - 1) * self.interval
+
+    def set_interval(self, interval: float, reason: str) -> None:
+        self.interval, self.request_reason = interval, reason
+        self.tolerance = (self.limits.burst - 1) * interval
 
 
 class Limiter:
@@ -151,6 +181,9 @@ class Limiter:
       :class:`RateLimitWaitTooLongError` at once (a daily limit can mean hours). Waiting
       for a concurrency slot is not bounded (it depends on how long requests take).
     """
+
+    #: ``settle`` never suspends, so a client settles it in line (no task per call).
+    settles_immediately = True
 
     def __init__(
         self,
@@ -329,14 +362,21 @@ class Limiter:
         """The earliest start every budget allows, and the budget that sets it."""
         start, reason = now, "none"
         for bound, why in (
-            (state.next_request, "requests_per_minute"),
-            (state.next_token, "tokens_per_minute"),
-            (state.slow_until, "server_remaining"),
+            (state.next_request - state.tolerance, state.request_reason),
+            (state.next_token, state.token_reason),
             (state.pause_until, "retry_after"),
         ):
             if bound > start:
                 start, reason = bound, why
-        per_day = state.limits.requests_per_day
+        limits = state.limits
+        if limits.burst > 1 and limits.requests_per_minute:
+            count = int(limits.requests_per_minute)  # at most this many in any window
+            log = state.log
+            if len(log) >= count:
+                bound = log[-count][0] + state.stretch
+                if bound > start:
+                    start, reason = bound, state.request_reason
+        per_day = limits.requests_per_day
         if per_day is not None:
             day = state.day
             while day and day[0] <= now - self.day:
@@ -375,8 +415,9 @@ class Limiter:
             self._rollback(state, ticket)  # a 429 arrived meanwhile: book again after it
 
     def _commit(self, state: _ModelState, start: float, tokens: int, now: float) -> Ticket:
+        before = state.next_request
         if state.interval:
-            state.next_request = start + state.interval
+            state.next_request = max(before, start) + state.interval
         if state.token_interval:
             state.next_token = max(state.next_token, start) + tokens * state.token_interval
         if state.limits.requests_per_day is not None:
@@ -384,19 +425,20 @@ class Limiter:
         entry = [start, float(tokens)]
         if state.interval or state.token_interval:
             log = state.log
-            while log and log[0][0] <= now - self.window:
+            while log and log[0][0] <= now - state.stretch:
                 old = log.popleft()
                 state.log_tokens -= old[1]
                 old[1] = -1.0  # marks "left the window" for settle
             log.append(entry)
             state.log_tokens += tokens
-        return Ticket(state, start, tokens, entry)
+        return Ticket(state, start, tokens, entry, (before, state.next_request))
 
     def _rollback(self, state: _ModelState, ticket: Ticket) -> None:
         """Give back a booking that never started (cancelled, or moved by a pause)."""
         start = ticket.start
-        if state.interval and state.next_request == start + state.interval:
-            state.next_request = start  # it was the latest booking: its slot is free again
+        before, after = ticket._booked
+        if state.next_request == after:
+            state.next_request = before  # it was the latest booking: its slot is free again
         if state.token_interval:
             state.next_token -= ticket.tokens * state.token_interval
         if state.limits.requests_per_day is not None:
@@ -413,28 +455,48 @@ class Limiter:
         ticket._settled = True
 
     def _learn(self, state: _ModelState, info: RateLimitInfo) -> None:
-        """Slow down when the server's remaining quota is below what this limiter left."""
+        """Follow the server's remaining-* counts when they disagree with this limiter's.
+
+        If the server reports fewer requests (tokens) left in its window than this
+        limiter's budget minus what it started in its own window, the quota is smaller
+        than configured or shared with another client: until the counts agree again,
+        starts are spaced so that what is left fits the window, ``window / (own +
+        remaining)``. A count of 0 with ``x-ratelimit-timeremaining`` pauses until then.
+        """
         now = self._clock()
         remaining = info.remaining_requests
         if remaining == 0 and info.time_remaining:
             state.pause_until = max(state.pause_until, now + info.time_remaining)
-            return
         log = state.log
-        while log and log[0][0] <= now - self.window:
+        if not log:
+            return
+        while log and log[0][0] <= now - state.stretch:
             old = log.popleft()
             state.log_tokens -= old[1]
             old[1] = -1.0
         limits = state.limits
-        if remaining is not None and limits.requests_per_minute:
-            own = sum(1 for entry in log if entry[0] <= now)
-            deficit = (limits.requests_per_minute - own) - remaining
-            if deficit > 1:  # one request of slack: the server counts a little later
-                state.slow_until = max(state.slow_until, now + deficit * state.interval)
+        last_start = log[-1][0] if log else now
+        rpm = limits.requests_per_minute
+        if remaining is not None and rpm:
+            since = now - self.window
+            own = sum(1 for entry in log if since < entry[0] <= now)
+            if (rpm - own) - remaining > 1:  # one of slack: the server counts a bit later
+                fits = state.stretch / max(own + remaining, 1)
+                state.set_interval(max(state.base_interval, fits), "server_remaining")
+                state.next_request = max(state.next_request, last_start + state.interval)
+            else:
+                state.set_interval(state.base_interval, "requests_per_minute")
+        tpm = limits.tokens_per_minute
         tokens_left = info.remaining_tokens
-        if tokens_left is not None and limits.tokens_per_minute:
-            deficit = (limits.tokens_per_minute - state.log_tokens) - tokens_left
-            if deficit > 0.01 * limits.tokens_per_minute:
-                state.slow_until = max(state.slow_until, now + deficit * state.token_interval)
+        if tokens_left is not None and tpm:
+            own_tokens = max(state.log_tokens, 0.0)
+            if (tpm - own_tokens) - tokens_left > 0.01 * tpm:
+                fits = state.stretch / max(own_tokens + tokens_left, 1.0)
+                state.token_interval = max(state.base_token_interval, fits)
+                state.token_reason = "server_remaining"
+            else:
+                state.token_interval = state.base_token_interval
+                state.token_reason = "tokens_per_minute"
 
     def _report(self, key: str, wait: float, reason: str) -> None:
         if logger.isEnabledFor(logging.INFO):

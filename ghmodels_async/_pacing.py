@@ -55,11 +55,14 @@ class Pacing:
     """Runs one client's limiter calls; keeps strong references to the settle tasks it
     schedules from synchronous code (stream close, cancellation) until they finish."""
 
-    __slots__ = ("_tasks", "limiter")
+    __slots__ = ("_immediate", "_tasks", "limiter")
 
     def __init__(self, limiter: RateLimiter) -> None:
         self.limiter = limiter
         self._tasks: set[asyncio.Task[None]] = set()
+        # A limiter whose settle never suspends (the in-process one says so) is settled
+        # in line, even from synchronous code: no task, nothing a cancellation can cut.
+        self._immediate = getattr(limiter, "settles_immediately", False) is True
 
     async def reserve(self, pace: Pace) -> Any:
         """Wait for the limiter's go for one attempt; return its ticket."""
@@ -90,13 +93,19 @@ class Pacing:
 
     async def settle(self, ticket: Any, used: int | None, info: RateLimitInfo | None) -> None:
         """Settle now, shielded from a cancellation arriving meanwhile."""
+        if self._immediate:
+            self._settle_now(ticket, used, info)
+            return
         task = self._start(ticket, used, info)
         if task is not None:
             await asyncio.shield(task)
 
     def settle_soon(self, ticket: Any, used: int | None, info: RateLimitInfo | None) -> None:
         """Schedule a settle from synchronous code (a stream's close, a cancellation)."""
-        self._start(ticket, used, info)
+        if self._immediate:
+            self._settle_now(ticket, used, info)
+        else:
+            self._start(ticket, used, info)
 
     def stream_end_hook(self, ticket: Any) -> Callable[[int | None, RateLimitInfo], None]:
         """The callback a stream calls once when it finishes or is closed."""
@@ -105,6 +114,18 @@ class Pacing:
             self.settle_soon(ticket, used, info)
 
         return on_end
+
+    def _settle_now(self, ticket: Any, used: int | None, info: RateLimitInfo | None) -> None:
+        coro = self.limiter.settle(ticket, used, info)
+        try:
+            coro.send(None)
+        except StopIteration:
+            return
+        except Exception:
+            logger.exception("the rate limiter failed to settle a request")
+            return
+        coro.close()
+        logger.error("the rate limiter's settle suspended although it settles_immediately")
 
     def _start(
         self, ticket: Any, used: int | None, info: RateLimitInfo | None

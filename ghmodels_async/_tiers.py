@@ -18,11 +18,13 @@ from .types import CatalogModel
 __all__ = ["TIER_LIMITS", "TierLimiter", "tier_of"]
 
 #: Published free-tier budgets per user and model (API reference, "Published free-tier
-#: limits"); for reasoning models the lower end of the published ranges (1-2/min, 8-12/day).
+#: limits"); for reasoning models the lower end of the published ranges (1-2/min,
+#: 8-12/day). ``burst`` = the per-minute figure: as many starts at once as the minute
+#: allows, then each as an earlier one leaves the window (what "N per minute" means).
 TIER_LIMITS: Final[Mapping[str, Limits]] = {
-    "low": Limits(requests_per_minute=15, max_concurrency=5, requests_per_day=150),
-    "high": Limits(requests_per_minute=10, max_concurrency=2, requests_per_day=50),
-    "embeddings": Limits(requests_per_minute=15, max_concurrency=5, requests_per_day=150),
+    "low": Limits(requests_per_minute=15, max_concurrency=5, requests_per_day=150, burst=15),
+    "high": Limits(requests_per_minute=10, max_concurrency=2, requests_per_day=50, burst=10),
+    "embeddings": Limits(requests_per_minute=15, max_concurrency=5, requests_per_day=150, burst=15),
     "reasoning": Limits(requests_per_minute=1, max_concurrency=1, requests_per_day=8),
 }
 
@@ -68,6 +70,7 @@ class TierLimiter(Limiter):
         default_tier: str = "high",
         **options: Any,
     ) -> None:
+        default_tier = "reasoning" if default_tier == "custom" else default_tier
         if "limits" in options or "per_model" in options:
             raise ConfigurationError("TierLimiter takes presets=, not limits= or per_model=")
         presets = dict(presets)

@@ -105,6 +105,19 @@ async def test_requests_per_minute_gives_each_caller_an_exact_start() -> None:
     assert sorted(clock.slept) == [1.0, 2.0, 3.0, 4.0]
 
 
+async def test_a_burst_starts_back_to_back_then_spacing_applies() -> None:
+    clock = VirtualClock()
+    lim = limiter(clock, limits=Limits(requests_per_minute=6, burst=3))  # 10 s apart
+    assert await reserve_all(lim, clock, 5) == [0.0, 0.0, 0.0, 10.0, 20.0]
+
+
+async def test_a_full_burst_is_the_servers_sliding_window() -> None:
+    clock = VirtualClock()
+    lim = limiter(clock, limits=Limits(requests_per_minute=3, burst=3))
+    # three at once, then nothing until the first three leave the 60 s window
+    assert await reserve_all(lim, clock, 7) == [0.0] * 3 + [60.0] * 3 + [120.0]
+
+
 async def test_headroom_stretches_the_spacing() -> None:
     clock = VirtualClock()
     lim = limiter(clock, requests_per_minute=10, window=1.0, headroom=0.1)
@@ -241,7 +254,7 @@ async def test_a_long_pause_raises_instead_of_sleeping_and_frees_the_slot() -> N
     assert lim.in_flight(M) == 0
 
 
-async def test_remaining_headers_slow_the_schedule_when_someone_else_spends_the_quota() -> None:
+async def test_remaining_headers_slow_the_schedule_when_the_quota_is_smaller() -> None:
     clock = VirtualClock()
     lim = limiter(clock, requests_per_minute=60)
     ticket = await lim.reserve(M, 1)
@@ -251,11 +264,30 @@ async def test_remaining_headers_slow_the_schedule_when_someone_else_spends_the_
     await clock.advance(1.0)
     ticket = await task
     assert ticket.start == 1.0
-    # 50 left although we spent 2: 8 requests went elsewhere, skip 8 slots
+    # 50 left although we spent 2 (someone else spends the quota, or it is smaller than
+    # configured): space the starts so the 52 fit the window
     await lim.settle(ticket, None, RateLimitInfo(remaining_requests=50))
+    starts = await reserve_all(lim, clock, 2)
+    assert starts == pytest.approx([1.0 + 60 / 52, 1.0 + 2 * 60 / 52])
+    # the counts agree again (5 started here, the server says 60 - 5 = 55): the next start
+    # is still the one booked at the server's pace, the ones after it are 1 s apart again
     task = await start(lim.reserve(M, 1))
-    await clock.advance(20.0)
-    assert (await task).start == 1.0 + 8.0
+    await clock.advance(2.0)
+    ticket = await task
+    assert ticket.start == pytest.approx(1.0 + 3 * 60 / 52)
+    await lim.settle(ticket, None, RateLimitInfo(remaining_requests=55))
+    first, second = await reserve_all(lim, clock, 2)
+    assert second - first == pytest.approx(1.0)
+
+
+async def test_a_budget_far_above_the_servers_follows_the_server() -> None:
+    clock = VirtualClock()
+    seen: list[tuple[str, float, str]] = []
+    lim = limiter(clock, requests_per_minute=1e9, on_wait=lambda *a: seen.append(a))
+    ticket = await lim.reserve(M, 1)
+    await lim.settle(ticket, None, RateLimitInfo(remaining_requests=9))  # really 10 a minute
+    assert await reserve_all(lim, clock, 2) == pytest.approx([6.0, 12.0])
+    assert seen == [(M, 6.0, "server_remaining"), (M, 12.0, "server_remaining")]
 
 
 async def test_remaining_zero_with_time_remaining_pauses() -> None:
@@ -272,10 +304,10 @@ async def test_remaining_tokens_slow_the_token_schedule() -> None:
     clock = VirtualClock()
     lim = limiter(clock, tokens_per_minute=6000)  # 100 tokens a second
     ticket = await lim.reserve(M, 100)
-    await lim.settle(ticket, 100, RateLimitInfo(remaining_tokens=5000))  # 900 spent elsewhere
-    task = await start(lim.reserve(M, 100))
-    await clock.advance(20.0)
-    assert (await task).start == pytest.approx(9.0)
+    await lim.settle(ticket, 100, RateLimitInfo(remaining_tokens=4900))  # 1000 spent elsewhere
+    # booked behind the first at the configured pace (100 tokens: 1 s), then at the
+    # server's: 5000 tokens fit the window, so 10 tokens take 60 / 500 = 0.12 s
+    assert await reserve_all(lim, clock, 2) == pytest.approx([1.0, 1.12])
 
 
 async def test_long_waits_are_reported(caplog: pytest.LogCaptureFixture) -> None:
@@ -323,6 +355,15 @@ def test_bad_settings_are_configuration_errors(options: dict[str, object], name:
         Limiter(**options)  # type: ignore[arg-type]
 
 
+def test_a_burst_above_the_rate_is_refused() -> None:
+    with pytest.raises(ConfigurationError, match="burst"):
+        Limits(requests_per_minute=2, burst=3)
+    with pytest.raises(ConfigurationError, match="burst"):
+        Limits(burst=2)  # a burst of what rate?
+    with pytest.raises(ConfigurationError, match="burst"):
+        Limits(requests_per_minute=2, burst=0)
+
+
 async def test_bad_arguments_are_validation_errors() -> None:
     lim = Limiter()
     with pytest.raises(ValidationError) as info:
@@ -358,7 +399,8 @@ def test_tier_limiter_picks_the_preset_of_each_model() -> None:
     assert lim.tier_for("openai/o1-preview") == "reasoning"  # not in the catalog: by its id
     assert lim.tier_for("someone/new-thing") == "high"
     assert lim.limits_for("openai/gpt-4.1-mini") == TIER_LIMITS["low"]
-    assert TIER_LIMITS["high"] == Limits(10, None, 2, 50)
+    assert TIER_LIMITS["high"] == Limits(10, None, 2, 50, burst=10)
+    assert TierLimiter(default_tier="custom").default_tier == "reasoning"
     with pytest.raises(ConfigurationError, match="unknown tier"):
         lim.set_tiers({"x/y": "gold"})
     with pytest.raises(ConfigurationError, match="default_tier"):
@@ -367,7 +409,11 @@ def test_tier_limiter_picks_the_preset_of_each_model() -> None:
 
 async def test_tier_limiter_updates_models_already_seen() -> None:
     clock = VirtualClock()
-    lim = TierLimiter(clock=clock, sleep=clock.sleep, headroom=0.0)
+    smooth = {
+        name: Limits(requests_per_minute=preset.requests_per_minute)
+        for name, preset in TIER_LIMITS.items()
+    }
+    lim = TierLimiter(presets=smooth, clock=clock, sleep=clock.sleep, headroom=0.0)
     first = await lim.reserve("meta/some-model", 1)  # default tier high: 6 s apart
     lim.set_tiers({"meta/some-model": "low"})  # 15 a minute: 4 s apart
     task = await start(lim.reserve("meta/some-model", 1))

@@ -84,12 +84,18 @@ def ask(client: Client, model: str = HIGH) -> Callable[[int], Awaitable[ChatComp
     return call
 
 
-async def test_a_high_tier_fan_out_with_the_tier_preset_gets_no_429() -> None:
+@pytest.mark.parametrize(
+    ("prompts", "burst"), [(200, 25), (100, 1)], ids=["preset-burst", "evenly-spaced"]
+)
+async def test_a_high_tier_fan_out_with_the_tier_preset_gets_no_429(
+    prompts: int, burst: int
+) -> None:
     window, per_window = 0.5, 25  # the "high" tier scaled: 25 requests per 0.5 s, 2 at once
     table = RateLimitTable(window=window, exact_retry_after=True).scaled(
         high=TierLimit(requests=per_window, concurrent=2)
     )
-    presets = {"high": Limits(requests_per_minute=per_window, max_concurrency=2)}
+    # the shape of TIER_LIMITS["high"] (burst = the per-window figure), scaled the same way
+    presets = {"high": Limits(requests_per_minute=per_window, max_concurrency=2, burst=burst)}
     server, probe = FakeServer(rate_limits=table), Probe()
     probe.install(server)
     async with server:
@@ -97,9 +103,9 @@ async def test_a_high_tier_fan_out_with_the_tier_preset_gets_no_429() -> None:
         async with Client(token="t", base_url=server.url, rate_limiter=limiter) as client:
             await limiter.load_catalog(client)
             assert limiter.tier_for(HIGH) == "high"
-            outcomes = await fan_out(ask(client), range(200), concurrency=16)
+            outcomes = await fan_out(ask(client), range(prompts), concurrency=16)
         assert [o for o in outcomes if not o.ok] == []
-        assert len(probe.statuses(200)) == 200
+        assert len(probe.statuses(200)) == prompts
         assert len(probe.statuses(429)) <= 1, "zero 429s past the first"
         assert probe.peak <= 2
         # the same job without the limiter does hit the tier's limits (the probe can fail)
@@ -167,12 +173,42 @@ async def test_server_side_concurrency_never_exceeds_the_cap_streams_included() 
         assert limiter.in_flight(HIGH) == 0
 
 
-async def test_an_open_stream_holds_its_slot_until_closed() -> None:
+class SlowSettle:
+    """A limiter whose settle suspends (as a shared store's does), over a real Limiter:
+    the client must then settle in a task it keeps, cancellation or not."""
+
+    def __init__(self, inner: Limiter) -> None:
+        self.inner = inner
+
+    async def reserve(self, model: str, tokens: int) -> Ticket:
+        return await self.inner.reserve(model, tokens)
+
+    async def settle(
+        self, ticket: Ticket, used_tokens: int | None, rate_limit: RateLimitInfo | None
+    ) -> None:
+        await asyncio.sleep(0.01)
+        await self.inner.settle(ticket, used_tokens, rate_limit)
+
+    async def penalize(self, model: str, wait: float, limit_type: str | None) -> None:
+        await self.inner.penalize(model, wait, limit_type)
+
+
+async def until_free(limiter: Limiter, model: str) -> None:
+    for _ in range(500):
+        if limiter.in_flight(model) == 0:
+            return
+        await asyncio.sleep(0.01)
+    raise AssertionError(f"{limiter.in_flight(model)} slot(s) of {model} never came back")
+
+
+@pytest.mark.parametrize("slow_settle", [False, True], ids=["in-line", "settle-task"])
+async def test_an_open_stream_holds_its_slot_until_closed(slow_settle: bool) -> None:
     server, probe = FakeServer(), Probe()
     probe.install(server)
     async with server:
         limiter = Limiter(max_concurrency=1)
-        async with Client(token="t", base_url=server.url, rate_limiter=limiter) as client:
+        paced: Any = SlowSettle(limiter) if slow_settle else limiter
+        async with Client(token="t", base_url=server.url, rate_limiter=paced) as client:
             stream = await client.chat.completions.create(
                 model=HIGH, messages=[{"role": "user", "content": "a b c d e f"}], stream=True
             )
@@ -186,16 +222,17 @@ async def test_an_open_stream_holds_its_slot_until_closed() -> None:
             answer = await asyncio.wait_for(second, 5)
             assert answer.choices[0].message.content == "Echo: prompt 2"
             assert len(probe.seen) == 2
-        await asyncio.sleep(0)
-        assert limiter.in_flight(HIGH) == 0
+            await until_free(limiter, HIGH)
 
 
-async def test_cancelling_a_call_frees_its_slot() -> None:
+@pytest.mark.parametrize("slow_settle", [False, True], ids=["in-line", "settle-task"])
+async def test_cancelling_a_call_frees_its_slot(slow_settle: bool) -> None:
     server, probe = FakeServer(), Probe()
     probe.install(server)
     async with server:
         limiter = Limiter(max_concurrency=1)
-        async with Client(token="t", base_url=server.url, rate_limiter=limiter) as client:
+        paced: Any = SlowSettle(limiter) if slow_settle else limiter
+        async with Client(token="t", base_url=server.url, rate_limiter=paced) as client:
             slow = asyncio.ensure_future(
                 client.chat.completions.create(
                     model=HIGH,
@@ -226,7 +263,7 @@ async def test_cancelling_a_call_frees_its_slot() -> None:
                 await reader
             answer = await asyncio.wait_for(ask(client)(3), 5)
             assert answer.choices[0].message.content == "Echo: prompt 3"
-        assert limiter.in_flight(HIGH) == 0
+            await until_free(limiter, HIGH)
 
 
 class Recording(Limiter):
