@@ -7,6 +7,9 @@ Two measurements, each alternating the arms round by round so load drift hits bo
 * ``bare``: ``await reserve()`` + ``await settle()`` on a ``Limiter`` whose budgets
   never make anyone wait (every bookkeeping step runs: slot, schedule, window log), vs
   the same two awaits on a no-op limiter. Process CPU time per call.
+* ``glue``: the client's per-call pacing path without the network (``Pacing.reserve``
+  then ``Pacing.answered`` on a canned answer: usage decoded, headers parsed) through a
+  ``Limiter`` vs a no-op limiter.
 * ``client``: ``Client.chat.completions.create`` against the canned local server
   (``benchmarks.canned_server``, its own process), ``C`` calls in flight, with
   ``Client(rate_limiter=Limiter(max_concurrency=...))`` vs ``Client()``: the whole
@@ -27,8 +30,10 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from benchmarks import payloads
 from benchmarks.run import canned_server
 from ghmodels_async import Client, RateLimitInfo
+from ghmodels_async._pacing import Pace, Pacing
 from ghmodels_async.ratelimit import Limiter
 
 MODEL = "openai/gpt-4.1"
@@ -50,12 +55,34 @@ class NoopLimiter:
         return None
 
 
+class InlineNoopLimiter(NoopLimiter):
+    """The same, settled in line by the client (as the in-process Limiter is)."""
+
+    settles_immediately = True
+
+
 async def bare_round(limiter: Any, calls: int) -> float:
     info = RateLimitInfo()  # an answer without remaining-* headers: nothing to learn
     start = time.process_time()
     for _ in range(calls):
         ticket = await limiter.reserve(MODEL, 300)
         await limiter.settle(ticket, 250, info)
+    return (time.process_time() - start) / calls
+
+
+async def glue_round(limiter: Any, calls: int) -> float:
+    """What the client does per call under a limiter, without the network: reserve, then
+    settle from a real answer's headers and body (usage decoded, headers parsed)."""
+    pacing = Pacing(limiter)
+    pace = Pace(MODEL, 300)
+    body = payloads.completion_body()
+    # no remaining-* headers: with them a budget of 1e12 a minute would rightly follow
+    # the server's smaller count and wait
+    headers = {"content-type": "application/json", "x-request-id": "7c1f3a52-0b8e"}
+    start = time.process_time()
+    for _ in range(calls):
+        ticket = await pacing.reserve(pace)
+        await pacing.answered(ticket, pace, 200, headers, body)
     return (time.process_time() - start) / calls
 
 
@@ -114,6 +141,16 @@ def main(argv: list[str] | None = None) -> None:
             "Limiter": lambda: bare_round(Limiter(**NO_WAIT), args.bare_calls),  # type: ignore[arg-type]
         },
     )
+    glue = alternate(
+        args.rounds,
+        {
+            "noop, in-line settle": lambda: glue_round(InlineNoopLimiter(), args.bare_calls),
+            "noop, settle task": lambda: glue_round(NoopLimiter(), args.bare_calls),
+            "Limiter": lambda: glue_round(
+                Limiter(max_concurrency=100_000, requests_per_minute=1e12), args.bare_calls
+            ),
+        },
+    )
     with canned_server(chunks=20, barrier_timeout=60.0) as server:
         client = alternate(
             args.rounds,
@@ -133,6 +170,15 @@ def main(argv: list[str] | None = None) -> None:
     for name, values in bare.items():
         per = statistics.median(values)
         report["bare"][name] = {"us_per_call": per * 1e6, "calls_per_s": 1 / per}
+        print(
+            f"  {name:<30} {per * 1e6:8.2f} us/call  {1 / per:>12,.0f} calls/s  x{per / base:.2f}"
+        )
+    print(f"client pacing path (reserve + settle from a real answer), {args.bare_calls} calls")
+    base = statistics.median(glue["noop, in-line settle"])
+    report["glue"] = {}
+    for name, values in glue.items():
+        per = statistics.median(values)
+        report["glue"][name] = {"us_per_call": per * 1e6, "calls_per_s": 1 / per}
         print(
             f"  {name:<30} {per * 1e6:8.2f} us/call  {1 / per:>12,.0f} calls/s  x{per / base:.2f}"
         )

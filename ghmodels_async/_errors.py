@@ -20,10 +20,17 @@
     ├── RedirectError                          a 3xx: never followed, the token stays home
     ├── ResponseError                          the answer itself is unusable
     │   ├── ResponseDecodeError                malformed or unexpected JSON
-    │   └── ResponseTooLargeError              body or SSE event over the configured size
+    │   │   └── ContentDecodeError             content/tool arguments do not match the type
+    │   ├── ResponseTooLargeError              body or SSE event over the configured size
+    │   └── FinishReasonError                  the answer stopped early (.completion)
+    │       ├── LengthFinishReasonError        finish_reason "length": the answer was cut
+    │       └── ContentFilterFinishReasonError finish_reason "content_filter"
+    ├── MaxToolRoundsError                     run_tools used max_rounds model calls
     └── StreamError                            a stream went wrong after it started
         ├── IncompleteStreamError              body ended before ``data: [DONE]``
-        └── StreamEventError                   the server sent an error event mid-stream
+        ├── StreamEventError                   the server sent an error event mid-stream
+        └── StreamConsumedError                a stream iterated a second time
+    WrongEventLoopError (also RuntimeError)    a client used from a second event loop
 
 Errors hold plain data only (no aiohttp objects) and never contain the token.
 """
@@ -31,9 +38,12 @@ Errors hold plain data only (no aiohttp objects) and never contain the token.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._info import RateLimitInfo, parse_retry_after
+
+if TYPE_CHECKING:
+    from .types import ChatCompletion
 
 __all__ = [
     "APIConnectionError",
@@ -43,9 +53,14 @@ __all__ = [
     "BadRequestError",
     "ClientClosedError",
     "ConfigurationError",
+    "ContentDecodeError",
+    "ContentFilterFinishReasonError",
+    "FinishReasonError",
     "GHModelsError",
     "GoneError",
     "IncompleteStreamError",
+    "LengthFinishReasonError",
+    "MaxToolRoundsError",
     "NotFoundError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -57,10 +72,12 @@ __all__ = [
     "ResponseTooLargeError",
     "RetryWaitTooLongError",
     "ServerError",
+    "StreamConsumedError",
     "StreamError",
     "StreamEventError",
     "UnprocessableEntityError",
     "ValidationError",
+    "WrongEventLoopError",
 ]
 
 RETIREMENT_HINT = (
@@ -71,8 +88,24 @@ RETIREMENT_HINT = (
 )
 
 
+def _restore(cls: type[GHModelsError], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """Rebuild a pickled error without calling its ``__init__`` (whose keyword-only
+    arguments pickle's default protocol cannot pass)."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
+
+
 class GHModelsError(Exception):
-    """Base of every error raised by ghmodels_async."""
+    """Base of every error raised by ghmodels_async.
+
+    Errors are plain data and pickle whole (type, message and fields), so they cross
+    process boundaries (multiprocessing, task queues) intact.
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
 
 
 class ConfigurationError(GHModelsError, ValueError):
@@ -140,7 +173,10 @@ class APIStatusError(GHModelsError):
         self.message = message
         self.status_code = status_code
         self.code = code
-        self.headers: Mapping[str, str] = headers if headers is not None else {}
+        # A plain dict with lower-case names: picklable, and no aiohttp object is kept.
+        self.headers: Mapping[str, str] = (
+            {} if headers is None else {name.lower(): value for name, value in headers.items()}
+        )
         self.body = body
         self.param = param
         self.error_type = error_type
@@ -258,11 +294,34 @@ class IncompleteStreamError(StreamError):
 
 
 class StreamEventError(StreamError):
-    """The server sent an error object inside the stream."""
+    """The server sent an error object inside the stream.
 
-    def __init__(self, message: str, *, code: str | None = None) -> None:
-        super().__init__(message)
+    ``message``, ``code`` and ``error_type`` are read from whichever shape the server
+    used (nested ``{"error": {...}}``, vLLM's flat one, TGI's ``{"error", "error_type"}``);
+    ``str(err)`` says it happened mid-stream.
+    """
+
+    def __init__(
+        self,
+        text: str,
+        *,
+        code: str | None = None,
+        message: str | None = None,
+        error_type: str | None = None,
+    ) -> None:
+        super().__init__(text)
+        self.message = text if message is None else message
         self.code = code
+        self.error_type = error_type
+
+
+class StreamConsumedError(StreamError):
+    """A stream was iterated (or collected) a second time: a stream is consumed once."""
+
+
+class WrongEventLoopError(GHModelsError, RuntimeError):
+    """The client was used from an event loop other than the one it first ran in (for
+    example a second ``asyncio.run()``): a client and its connections belong to one loop."""
 
 
 STATUS_ERRORS: dict[int, type[APIStatusError]] = {
@@ -282,3 +341,53 @@ def status_error_class(status: int) -> type[APIStatusError]:
     if status >= 500:
         return ServerError
     return STATUS_ERRORS.get(status, APIStatusError)
+
+
+class FinishReasonError(ResponseError):
+    """Base of the errors for an answer that stopped for a reason other than its end;
+    ``completion`` is the whole ChatCompletion (usage included)."""
+
+    def __init__(self, message: str, *, completion: ChatCompletion) -> None:
+        super().__init__(message)
+        self.completion = completion
+
+
+class LengthFinishReasonError(FinishReasonError):
+    """``finish_reason == "length"``: the answer hit the token limit and is cut, so it
+    cannot be parsed; raise ``max_tokens``/``max_completion_tokens`` or shorten the task."""
+
+
+class ContentFilterFinishReasonError(FinishReasonError):
+    """``finish_reason == "content_filter"``: the service's content filter cut the answer."""
+
+
+class ContentDecodeError(ResponseDecodeError):
+    """The model's content (or a tool call's arguments) is not JSON of the asked type.
+
+    ``raw`` is the text as received, ``where`` names it (``content`` or
+    ``tool_calls[0].function.arguments``) and ``completion`` the whole answer.
+    """
+
+    def __init__(
+        self, message: str, *, raw: str, where: str, completion: ChatCompletion | None
+    ) -> None:
+        super().__init__(message)
+        self.raw = raw
+        self.where = where
+        self.completion = completion
+
+
+class MaxToolRoundsError(GHModelsError):
+    """``run_tools`` made ``max_rounds`` model calls and the model still asks for tools.
+
+    ``messages`` is the history up to the last complete round (appendable as is, to go
+    on with a new call), ``completion`` the last answer (its tool calls not executed).
+    """
+
+    def __init__(
+        self, message: str, *, messages: list[Any], completion: ChatCompletion, rounds: int
+    ) -> None:
+        super().__init__(message)
+        self.messages = messages
+        self.completion = completion
+        self.rounds = rounds

@@ -6,6 +6,7 @@ property is first read) so the per-call hot path only stores the headers.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Mapping
 from functools import cached_property
@@ -15,14 +16,18 @@ import msgspec
 __all__ = ["RateLimitInfo", "ResponseInfo", "parse_retry_after"]
 
 
+# A plain non-negative decimal of bounded size: "inf", "1e999", "1_000", NaN, signs and
+# hundreds of digits are garbage, read as "unknown" (never an OverflowError later).
+_DECIMAL = r"[0-9]{1,15}(?:\.[0-9]{1,9})?"
+
+
 def _number(value: str | None) -> float | None:
-    if value is None:
+    if value is None or not isinstance(value, str):
         return None
-    try:
-        number = float(value.strip())
-    except ValueError:
+    text = value.strip()
+    if re.fullmatch(_DECIMAL, text) is None:
         return None
-    return number if number == number and number >= 0 else None  # rejects NaN, negatives
+    return float(text)
 
 
 def _integer(value: str | None) -> int | None:
@@ -77,11 +82,14 @@ class RateLimitInfo(msgspec.Struct, frozen=True):
 class ResponseInfo:
     """The HTTP facts of an answer: status, headers, request id, parsed rate limits."""
 
-    __slots__ = ("__dict__", "headers", "status")
+    __slots__ = ("__dict__", "body", "headers", "status")
 
-    def __init__(self, status: int, headers: Mapping[str, str]) -> None:
+    def __init__(self, status: int, headers: Mapping[str, str], body: bytes | None = None) -> None:
         self.status = status
         self.headers = headers
+        #: The raw response body (the very bytes that were decoded, not a copy), for
+        #: fields the types do not know; ``None`` for a stream.
+        self.body = body
 
     @property
     def request_id(self) -> str | None:

@@ -79,7 +79,7 @@ class Ticket:
     """One reservation: the model key, its scheduled ``start`` and estimated ``tokens``.
     Hand it back to :meth:`Limiter.settle` once; further settles are ignored."""
 
-    __slots__ = ("_booked", "_entry", "_settled", "_state", "start", "tokens")
+    __slots__ = ("_booked", "_entry", "_settled", "_slot", "_state", "start", "tokens")
 
     def __init__(
         self,
@@ -95,6 +95,7 @@ class Ticket:
         self._entry = entry
         self._booked = booked  # next_request before and after this booking (for rollback)
         self._settled = False
+        self._slot = False  # holds a concurrency slot
 
     @property
     def model(self) -> str:
@@ -155,7 +156,10 @@ class _ModelState:
 
     def set_interval(self, interval: float, reason: str) -> None:
         self.interval, self.request_reason = interval, reason
-        self.tolerance = (self.limits.burst - 1) * interval
+        # no bursts while following the server's smaller count
+        self.tolerance = (
+            (self.limits.burst - 1) * interval if interval == self.base_interval else 0.0
+        )
 
 
 class Limiter:
@@ -224,9 +228,9 @@ class Limiter:
         for model_key, preset in overrides.items():
             if not isinstance(preset, Limits):
                 raise ConfigurationError(f"per_model[{model_key!r}] must be a Limits")
-        for name, hook in (("key", key), ("on_wait", on_wait)):
-            if hook is not None and not callable(hook):
-                raise ConfigurationError(f"{name} must be callable")
+        for name, hook in (("key", key), ("on_wait", on_wait), ("clock", clock), ("sleep", sleep)):
+            if (hook is not None or name in ("clock", "sleep")) and not callable(hook):
+                raise ConfigurationError(f"{name} must be callable, got {hook!r}")
         self.limits = limits
         self.per_model = overrides
         self.window = float(window)
@@ -259,6 +263,7 @@ class Limiter:
         """Re-read ``limits_for`` for the model keys already seen."""
         for key, state in self._states.items():
             state.configure(self.limits_for(key), self.window, self.headroom)
+            self._wake(state)  # a larger cap (or none) lets waiters in now
 
     def in_flight(self, model: str) -> int:
         """Requests of ``model``'s key holding a concurrency slot now."""
@@ -286,11 +291,13 @@ class Limiter:
             else:
                 await self._wait_for_slot(state)
         try:
-            return await self._book(state, tokens)
+            ticket = await self._book(state, tokens)
         except BaseException:
             if cap is not None:
                 self._release_slot(state)
             raise
+        ticket._slot = cap is not None
+        return ticket
 
     async def settle(
         self, ticket: Ticket, used_tokens: int | None, rate_limit: RateLimitInfo | None
@@ -303,7 +310,7 @@ class Limiter:
             return
         ticket._settled = True
         state = ticket._state
-        if state.limits.max_concurrency is not None:
+        if ticket._slot:
             self._release_slot(state)
         if used_tokens is not None and used_tokens >= 0 and used_tokens != ticket.tokens:
             delta = used_tokens - ticket.tokens
@@ -349,14 +356,26 @@ class Limiter:
             raise
 
     def _release_slot(self, state: _ModelState) -> None:
-        """Hand the slot to the longest waiter, or free it."""
+        """Hand the slot to the longest waiter, or free it (a cap lowered meanwhile
+        first brings the count down)."""
+        cap = state.limits.max_concurrency
         waiters = state.waiters
-        while waiters:
+        while waiters and (cap is None or state.active <= cap):
             waiter = waiters.popleft()
             if not waiter.done():
                 waiter.set_result(None)
                 return
         state.active -= 1
+
+    def _wake(self, state: _ModelState) -> None:
+        """Give free slots to waiters (after the cap was raised or removed)."""
+        cap = state.limits.max_concurrency
+        waiters = state.waiters
+        while waiters and (cap is None or state.active < cap):
+            waiter = waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+                state.active += 1
 
     def _earliest(self, state: _ModelState, now: float, tokens: int) -> tuple[float, str]:
         """The earliest start every budget allows, and the budget that sets it."""

@@ -19,13 +19,18 @@ from . import _errors as errors
 from ._errors import ConfigurationError, ResponseDecodeError, ValidationError
 from ._info import parse_retry_after
 from ._version import __version__
-from .types import ChatCompletionRequest, EmbeddingsRequest
+from .contract import ENCODING_FORMATS, REASONING_EFFORTS
+from .types import ChatCompletionMessage, ChatCompletionRequest, EmbeddingsRequest
 
 __all__ = [
+    "DECODE_ERRORS",
     "DEFAULT_BASE_URL",
     "Endpoints",
     "build_chat_body",
     "build_embeddings_body",
+    "check_headers",
+    "check_secret",
+    "decode_base64_embedding",
     "decode_body",
     "error_for_answer",
     "error_from_response",
@@ -36,6 +41,7 @@ __all__ = [
 T = TypeVar("T")
 
 DEFAULT_BASE_URL = "https://models.github.ai"
+GITHUB_PATH_PREFIX = "/inference"
 GITHUB_API_VERSION = "2022-11-28"
 USER_AGENT = (
     f"ghmodels-async/{__version__} (Python {sys.version_info[0]}.{sys.version_info[1]}; "
@@ -46,6 +52,13 @@ USER_AGENT = (
 _ORG_LOGIN = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
 _PATH_PREFIX = r"(/[A-Za-z0-9._~-]+)*"
 _encoder = msgspec.json.Encoder()
+# RFC 9110 field names are "tokens"; values are visible characters, spaces and tabs.
+_HEADER_NAME = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
+_HEADER_VALUE_FORBIDDEN = r"[\x00-\x08\x0a-\x1f\x7f]"
+# Headers that frame the request: set by the user they desynchronise the connection.
+_FRAMING_HEADERS = frozenset({"content-length", "transfer-encoding", "host", "connection"})
+# Errors msgspec (or UTF-8 decoding inside it) raises for a malformed answer.
+DECODE_ERRORS = (msgspec.DecodeError, msgspec.ValidationError, UnicodeDecodeError)
 
 
 # ---------------------------------------------------------------------------
@@ -106,7 +119,7 @@ class Endpoints:
         self,
         base_url: str = DEFAULT_BASE_URL,
         path_prefix: str = "/inference",
-        catalog_path: str = "/catalog/models",
+        catalog_path: str | None = None,
         api_version: str | None = None,
     ) -> None:
         self.base_url = _validate_base_url(base_url)
@@ -119,6 +132,11 @@ class Endpoints:
                 f"api_version must look like '2024-05-01-preview', got {api_version!r}"
             )
         self.api_version = api_version
+        if catalog_path is None:
+            # GitHub's catalog lives at /catalog/models; an OpenAI-compatible server
+            # (vLLM, llama.cpp, Ollama...) lists its models at {prefix}/models.
+            github = self.path_prefix == GITHUB_PATH_PREFIX
+            catalog_path = "/catalog/models" if github else f"{self.path_prefix}/models"
         self.catalog_url = self._with_query(
             self.base_url + _validate_prefix("catalog_path", catalog_path)
         )
@@ -127,34 +145,79 @@ class Endpoints:
     def _with_query(self, url: str) -> str:
         return f"{url}?api-version={self.api_version}" if self.api_version else url
 
+    def check_org(self, org: object, error: type[ValidationError | ConfigurationError]) -> str:
+        """Return ``org`` if attribution is possible here: a valid login, and GitHub's
+        ``/inference`` prefix (``/orgs/{org}/inference/...`` is GitHub's route; other
+        endpoints have no org attribution, so sending the name elsewhere is refused)."""
+        if self.path_prefix != GITHUB_PATH_PREFIX:
+            message = (
+                f"org attribution is a GitHub Models feature (/orgs/{{org}}/inference); "
+                f"this client uses path_prefix={self.path_prefix!r}, where it has no meaning. "
+                "Drop org= for this endpoint"
+            )
+            if error is ValidationError:
+                raise ValidationError(message, field="org")
+            raise ConfigurationError(message)
+        return validate_org(org)
+
     def url(self, operation: str, org: str | None) -> str:
         """The URL of ``operation`` (``chat/completions`` or ``embeddings``), attributed to
         ``org`` when given (``/orgs/{org}`` + prefix)."""
         key = (operation, org)
         cached = self._cache.get(key)
         if cached is None:
+            if org is not None:
+                self.check_org(org, ValidationError)
             org_part = "" if org is None else f"/orgs/{validate_org(org)}"
             cached = self._with_query(f"{self.base_url}{org_part}{self.path_prefix}/{operation}")
             self._cache[key] = cached
         return cached
 
 
-def make_headers(token: str, extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The request headers of the contract, plus the caller's extra headers."""
+def check_secret(name: str, value: object) -> str:
+    """Return a token or API key if it is a non-empty run of visible ASCII characters.
+
+    Whitespace and control characters (tab, ``\\x0b``, ``\\x1b``, DEL...) and non-ASCII
+    are refused here, at construction, instead of failing every later call. The value
+    itself is never put in the message.
+    """
+    if not isinstance(value, str) or not value:
+        raise ConfigurationError(f"the {name} must be a non-empty string")
+    if not all("\x21" <= c <= "\x7e" for c in value):
+        raise ConfigurationError(
+            f"the {name} contains whitespace, control or non-ASCII characters; "
+            "check for a stray newline or tab when it was copied"
+        )
+    return value
+
+
+def make_headers(
+    token: str | None, extra: Mapping[str, str] | None = None, *, api_key: str | None = None
+) -> dict[str, str]:
+    """The request headers of the contract, plus the caller's extra headers.
+
+    With ``api_key`` (Azure AI Foundry key auth) the key goes in ``api-key`` and no
+    ``Authorization`` bearer is sent.
+    """
     headers = {
-        "Authorization": f"Bearer {token}",
         "Content-Type": "application/json",
         "Accept": "application/vnd.github+json",
         "X-GitHub-Api-Version": GITHUB_API_VERSION,
         "User-Agent": USER_AGENT,
     }
+    if api_key is not None:
+        headers["api-key"] = api_key
+    elif token is not None:
+        headers["Authorization"] = f"Bearer {token}"
     if extra:
         headers.update(check_headers(extra))
     return headers
 
 
 def check_headers(extra: object) -> dict[str, str]:
-    """Validate caller-supplied headers: a mapping of str to str without line breaks."""
+    """Validate caller-supplied headers before any I/O: names are RFC 9110 tokens, values
+    hold no CR, LF, NUL or other control characters, and the framing headers
+    (Content-Length, Transfer-Encoding, Host, Connection) are refused."""
     if not isinstance(extra, Mapping):
         raise ValidationError(
             f"extra headers must be a mapping of str to str, got {type(extra).__name__}",
@@ -164,8 +227,23 @@ def check_headers(extra: object) -> dict[str, str]:
     for key, value in extra.items():
         if not isinstance(key, str) or not isinstance(value, str):
             raise ValidationError("header names and values must be strings", field="headers")
-        if any(c in key + value for c in "\r\n\0"):
-            raise ValidationError(f"header {key!r} contains a line break", field="headers")
+        if re.fullmatch(_HEADER_NAME, key) is None:
+            raise ValidationError(
+                f"header name {key!r} is not a valid HTTP field name (letters, digits and "
+                "!#$%&'*+.^_`|~- only; no spaces, colons or non-ASCII)",
+                field="headers",
+            )
+        if key.lower() in _FRAMING_HEADERS:
+            raise ValidationError(
+                f"header {key!r} frames the request and is set by the client itself; "
+                "it cannot be overridden",
+                field="headers",
+            )
+        if re.search(_HEADER_VALUE_FORBIDDEN, value) is not None:
+            raise ValidationError(
+                f"the value of header {key!r} contains a line break or control character",
+                field="headers",
+            )
         checked[key] = value
     return checked
 
@@ -186,12 +264,12 @@ _HINTS = {
     "seed": "a 64-bit integer",
     "role": "one of 'system', 'developer', 'user', 'assistant', 'tool'",
     "tool_choice": "'auto', 'required', 'none' or {'type': 'function', 'function': {'name': ...}}",
-    "reasoning_effort": "one of 'minimal', 'low', 'medium', 'high'",
+    "reasoning_effort": "one of " + ", ".join(map(repr, REASONING_EFFORTS)),
     "modalities": "a list of 'text' and 'audio'",
     "name": "1-64 letters, digits, '_' or '-'",
     "type": "one of the documented type tags",
     "input": "a non-empty string or a non-empty list of non-empty strings",
-    "encoding_format": "'float' or 'base64'",
+    "encoding_format": " or ".join(map(repr, ENCODING_FORMATS)),
     "messages": "a non-empty list of messages",
     "tool_call_id": "the non-empty id of the tool call this message answers",
 }
@@ -225,6 +303,15 @@ def validation_error(exc: msgspec.ValidationError, what: str) -> ValidationError
 def _plain_item(item: Any) -> Any:
     """Structs (e.g. a ChatCompletionMessage) and other mappings become plain dicts, so
     msgspec validates them like a dict copied from an OpenAI example."""
+    if isinstance(item, ChatCompletionMessage):
+        # an answer sent back as history: only what an assistant message carries (servers
+        # refuse reasoning_content in input messages)
+        plain = {"role": item.role, "content": item.content}
+        if item.tool_calls:
+            plain["tool_calls"] = msgspec.to_builtins(item.tool_calls)
+        if item.refusal is not None:
+            plain["refusal"] = item.refusal
+        return plain
     if isinstance(item, msgspec.Struct):
         return msgspec.to_builtins(item)
     if isinstance(item, Mapping):
@@ -307,8 +394,16 @@ class _ErrorDetail(msgspec.Struct):
 
 
 class _ErrorEnvelope(msgspec.Struct):
+    """Every error shape seen: nested ``{"error": {...}}``, vLLM's flat
+    ``{"object": "error", "message", "type", "code"}`` and TGI's
+    ``{"error": "text", "error_type": ...}``."""
+
     error: _ErrorDetail | str | None = None
     message: str | None = None
+    code: str | int | None = None
+    type: str | None = None
+    error_type: str | None = None
+    param: str | None = None
 
 
 _error_decoder = msgspec.json.Decoder(_ErrorEnvelope)
@@ -318,14 +413,26 @@ def parse_error_body(body: bytes) -> _ErrorDetail | None:
     """Read either error shape of the API, or ``None`` if the body is neither."""
     try:
         envelope = _error_decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError):
+    except UnicodeDecodeError:  # invalid UTF-8 in a string: read it with U+FFFD instead
+        try:
+            envelope = _error_decoder.decode(body.decode("utf-8", "replace").encode())
+        except DECODE_ERRORS:
+            return None
+    except DECODE_ERRORS:
         return None
     if isinstance(envelope.error, _ErrorDetail):
         return envelope.error
     if isinstance(envelope.error, str):
-        return _ErrorDetail(message=envelope.error)
+        kind = envelope.error_type or envelope.type
+        code = envelope.code if envelope.code is not None else kind
+        return _ErrorDetail(message=envelope.error, code=code, type=kind)
     if envelope.message is not None:
-        return _ErrorDetail(message=envelope.message)
+        return _ErrorDetail(
+            message=envelope.message,
+            code=envelope.code,
+            type=envelope.type or envelope.error_type,
+            param=envelope.param,
+        )
     return None
 
 
@@ -376,11 +483,31 @@ def error_for_answer(
     return error_from_response(status, headers, body)
 
 
+def decode_base64_embedding(text: str) -> list[float]:
+    """The floats of a ``encoding_format="base64"`` vector (little-endian float32)."""
+    import array
+    import base64
+    import binascii
+
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError):
+        raise ResponseDecodeError("an embedding is not valid base64") from None
+    if len(raw) % 4:
+        raise ResponseDecodeError(
+            f"a base64 embedding has {len(raw)} bytes, not a whole number of float32 values"
+        )
+    values = array.array("f", raw)
+    if sys.byteorder != "little":  # pragma: no cover - the wire format is little-endian
+        values.byteswap()
+    return values.tolist()
+
+
 def decode_body(decoder: msgspec.json.Decoder[T], body: bytes, what: str) -> T:
     """Decode a successful answer, or raise ResponseDecodeError naming what was wrong."""
     try:
         return decoder.decode(body)
-    except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+    except DECODE_ERRORS as exc:
         preview = body[:200].decode("utf-8", "replace")
         raise ResponseDecodeError(
             f"the server's {what} answer is not valid: {exc} (body starts: {preview!r})"

@@ -5,6 +5,11 @@ anywhere (inside a line ending or a UTF-8 character), so the unfinished tail is 
 for the next block. Comment lines (``: keep-alive``) and fields other than ``data``
 are ignored; several ``data`` lines of one event are joined with ``\\n``. Payloads stay
 bytes: the JSON decoder reads them directly, so UTF-8 is only decoded once, whole.
+
+A leading UTF-8 byte order mark is ignored. ``max_event_bytes`` bounds what one event
+accumulates, each ``data`` line counting its value plus the line break joining it to
+the previous one, so a flood of empty ``data:`` lines is bounded too. At the end of
+input an event not finished by a blank line is discarded, never dispatched.
 """
 
 from __future__ import annotations
@@ -13,14 +18,17 @@ from ._errors import ResponseTooLargeError
 
 __all__ = ["SSEDecoder"]
 
+_BOM = b"\xef\xbb\xbf"
+
 
 class SSEDecoder:
     """Feed byte blocks with :meth:`feed`; each call returns the events it completed."""
 
-    __slots__ = ("_buffer", "_data", "_max_event_bytes", "_pending_size")
+    __slots__ = ("_buffer", "_data", "_max_event_bytes", "_pending_size", "_started")
 
     def __init__(self, max_event_bytes: int = 16 * 1024 * 1024) -> None:
         self._buffer = b""
+        self._started = False
         self._data: list[bytes] = []
         self._pending_size = 0
         self._max_event_bytes = max_event_bytes
@@ -28,6 +36,13 @@ class SSEDecoder:
     def feed(self, block: bytes) -> list[bytes]:
         """Consume ``block``; return the ``data`` payloads of the events it completed."""
         buffer = self._buffer + block if self._buffer else block
+        if not self._started:
+            if len(buffer) < len(_BOM) and _BOM.startswith(buffer):
+                self._buffer = buffer  # maybe the first bytes of a BOM: wait for more
+                return []
+            self._started = True
+            if buffer.startswith(_BOM):
+                buffer = buffer[len(_BOM) :]
         if b"\r" in buffer:
             # A trailing "\r" may be the first half of "\r\n": keep it for the next block.
             keep_cr = buffer.endswith(b"\r")
@@ -50,6 +65,8 @@ class SSEDecoder:
                     self._pending_size = 0
             elif line.startswith(b"data:"):
                 value = line[6:] if line.startswith(b" ", 5) else line[5:]
+                if data:
+                    self._pending_size += 1  # the "\n" that will join it to the previous line
                 data.append(value)
                 self._pending_size += len(value)
                 if self._pending_size > self._max_event_bytes:
@@ -60,10 +77,13 @@ class SSEDecoder:
         return events
 
     def flush(self) -> list[bytes]:
-        """End of input: return a last event that lacked its blank line, if any."""
-        leftover = self._buffer.rstrip(b"\r")
-        self._buffer = b""  # feed() prepends the buffer: clear it so the tail is read once
-        return self.feed(leftover + b"\n\n") if leftover or self._data else []
+        """End of input: return the events a held-back final ``\\r`` completes; an
+        unfinished line or an event without its blank line is discarded (SSE rules)."""
+        events = self.feed(b"\n") if self._buffer.endswith(b"\r") else []
+        self._buffer = b""
+        self._data = []
+        self._pending_size = 0
+        return events
 
     def _check_size(self, size: int) -> None:
         if size > self._max_event_bytes:

@@ -14,9 +14,16 @@ from typing import TYPE_CHECKING
 
 import msgspec
 
-from ._errors import IncompleteStreamError, ResponseDecodeError, StreamEventError
+from ._errors import (
+    GHModelsError,
+    IncompleteStreamError,
+    ResponseDecodeError,
+    StreamConsumedError,
+    StreamEventError,
+)
 from ._info import RateLimitInfo, ResponseInfo
-from ._sansio import parse_error_body
+from ._redact import Redactor
+from ._sansio import DECODE_ERRORS, parse_error_body
 from ._sse import SSEDecoder
 from .types import (
     ChatCompletion,
@@ -40,17 +47,28 @@ _chunk_decoder = msgspec.json.Decoder(ChatCompletionChunk)
 class ChatCompletionStream:
     """The chunks of one streamed completion, typed, in order.
 
-    After the end, ``usage`` holds the usage of the include_usage chunk (``None`` if the
-    server sent none) and ``response`` the HTTP facts (headers, request id, rate limits).
+    ``usage`` holds the usage of the last chunk that carried one (the include_usage chunk,
+    or a content chunk for servers such as TGI); it stays ``None`` when the request did
+    not ask for ``stream_options={"include_usage": True}`` and the server sent none.
+    ``response`` holds the HTTP facts (headers, request id, rate limits). A stream is
+    consumed once: iterating it again, or ``collect()`` after iterating, raises
+    StreamConsumedError. ``last_data`` is the raw ``data:`` payload (bytes) of the chunk
+    last returned, for fields the types do not know.
     """
 
-    __slots__ = ("_done", "_handle", "_on_end", "_pending", "_sse", "response", "usage")
+    __slots__ = ("_done", "_handle", "_iterated", "_on_end", "_pending", "_redactor", "_sse",
+                 "last_data", "response", "usage")
 
-    def __init__(self, handle: StreamHandle, max_event_bytes: int) -> None:
+    def __init__(
+        self, handle: StreamHandle, max_event_bytes: int, redactor: Redactor | None = None
+    ) -> None:
         self._handle: StreamHandle | None = handle
+        self._redactor = redactor if redactor is not None else Redactor()
+        self._iterated = False
         self._sse = SSEDecoder(max_event_bytes)
         self._pending: list[bytes] = []
         self._done = False
+        self.last_data: bytes | None = None
         self.usage: Usage | None = None
         self.response = ResponseInfo(handle.status, handle.headers)
         # Called once when the stream finishes or is closed (the client's rate limiter
@@ -63,6 +81,13 @@ class ChatCompletionStream:
         return self._done
 
     def __aiter__(self) -> _StreamLoop:
+        if self._iterated:
+            self.close()
+            raise StreamConsumedError(
+                "this stream was already iterated: a stream is consumed once (keep the "
+                "chunks, or call collect() instead of iterating)"
+            )
+        self._iterated = True
         return _StreamLoop(self)
 
     async def _fill(self) -> None:
@@ -75,8 +100,10 @@ class ChatCompletionStream:
             try:
                 block = await handle.read_block()
                 events = self._sse.feed(block) if block else self._sse.flush()
-            except BaseException:
+            except BaseException as exc:
                 self.close()
+                if isinstance(exc, GHModelsError):
+                    raise self._redactor.scrub(exc) from None
                 raise
             if events:
                 events.reverse()  # pop() from the end yields events in order
@@ -85,7 +112,7 @@ class ChatCompletionStream:
                 self.close()
                 raise IncompleteStreamError(
                     "the stream ended before 'data: [DONE]': the answer is incomplete"
-                )
+                ) from None
 
     async def _prime(self) -> None:
         """Wait for the first event, so a failure before it can still be retried."""
@@ -103,19 +130,18 @@ class ChatCompletionStream:
         if data == _DONE:
             self._finish()
             raise StopAsyncIteration
+        self.last_data = data
         try:
             chunk = _chunk_decoder.decode(data)
-        except (msgspec.DecodeError, msgspec.ValidationError) as exc:
+        except DECODE_ERRORS as exc:
             self.close()
             preview = data[:200].decode("utf-8", "replace")
-            raise ResponseDecodeError(
-                f"malformed stream chunk: {exc} (data: {preview!r})"
-            ) from None
-        if not chunk.choices:
-            if chunk.usage is not None:
-                self.usage = chunk.usage
-            elif not chunk.id:
-                self._raise_if_error(data)
+            error = ResponseDecodeError(f"malformed stream chunk: {exc} (data: {preview!r})")
+            raise self._redactor.scrub(error) from None
+        if chunk.usage is not None:  # whichever chunk carries it; the last one wins
+            self.usage = chunk.usage
+        elif not chunk.choices and not chunk.id:
+            self._raise_if_error(data)
         return chunk
 
     def _raise_if_error(self, data: bytes) -> None:
@@ -123,9 +149,13 @@ class ChatCompletionStream:
         if detail is not None and detail.message:
             self.close()
             code = None if detail.code is None else str(detail.code)
-            raise StreamEventError(
-                f"the server reported an error mid-stream: {detail.message}", code=code
+            error = StreamEventError(
+                f"the server reported an error mid-stream: {detail.message}",
+                code=code,
+                message=detail.message,
+                error_type=detail.type,
             )
+            raise self._redactor.scrub(error)
 
     def _finish(self) -> None:
         self._done = True
@@ -174,7 +204,9 @@ class ChatCompletionStream:
             self._ended()
 
     async def collect(self) -> ChatCompletion:
-        """Read the rest of the stream and return it folded into one ChatCompletion."""
+        """Read the rest of the stream and return it folded into one ChatCompletion.
+
+        Only on a stream not iterated yet (else StreamConsumedError)."""
         accumulator = StreamAccumulator()
         async with self:
             async for chunk in self:
@@ -219,11 +251,12 @@ class _ToolCallParts:
 
 
 class _ChoiceParts:
-    __slots__ = ("content", "finish_reason", "refusal", "role", "tool_calls")
+    __slots__ = ("content", "finish_reason", "reasoning", "refusal", "role", "tool_calls")
 
     def __init__(self) -> None:
         self.role = "assistant"
         self.content: list[str] = []
+        self.reasoning: list[str] = []
         self.refusal: list[str] = []
         self.finish_reason: str | None = None
         self.tool_calls: dict[int, _ToolCallParts] = {}
@@ -264,6 +297,9 @@ class StreamAccumulator:
                 parts.content.append(delta.content)
             if delta.refusal:
                 parts.refusal.append(delta.refusal)
+            thought = delta.reasoning_content or delta.reasoning
+            if thought:
+                parts.reasoning.append(thought)
             if delta.tool_calls:
                 for fragment in delta.tool_calls:
                     call = parts.tool_calls.get(fragment.index)
@@ -300,6 +336,7 @@ class StreamAccumulator:
                 content="".join(parts.content) if parts.content else None,
                 refusal="".join(parts.refusal) if parts.refusal else None,
                 tool_calls=tool_calls or None,
+                reasoning_content="".join(parts.reasoning) if parts.reasoning else None,
             )
             choices.append(Choice(index=index, message=message, finish_reason=parts.finish_reason))
         return ChatCompletion(

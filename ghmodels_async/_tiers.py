@@ -11,7 +11,9 @@ import re
 from collections.abc import Iterable, Mapping
 from typing import Any, Final, Protocol
 
-from ._errors import ConfigurationError
+import msgspec
+
+from ._errors import ConfigurationError, ValidationError
 from ._limiter import Limiter, Limits
 from .types import CatalogModel
 
@@ -89,7 +91,13 @@ class TierLimiter(Limiter):
 
     def set_tiers(self, tiers: Mapping[str, str]) -> None:
         """Add ``model id → tier`` entries (tier names as in the catalog or presets)."""
+        if not isinstance(tiers, Mapping):
+            raise ConfigurationError(f"tiers must map model ids to tier names, got {tiers!r}")
         for model, tier in tiers.items():
+            if not isinstance(model, str) or not isinstance(tier, str):
+                raise ConfigurationError(
+                    f"tiers must map model ids to tier names, got {model!r}: {tier!r}"
+                )
             name = "reasoning" if tier == "custom" else tier
             if name not in self.presets:
                 known = ", ".join(sorted(self.presets))
@@ -98,20 +106,25 @@ class TierLimiter(Limiter):
             self.tiers.setdefault(model.rsplit("/", 1)[-1].lower(), name)
         self._reconfigure()
 
-    def learn_catalog(self, catalog: Iterable[CatalogModel]) -> None:
-        """Take the tiers of catalog entries."""
-        self.set_tiers(
-            {
-                entry.id: tier_of(entry)
-                for entry in catalog
-                if entry.id and tier_of(entry) in self.presets
-            }
-        )
+    def learn_catalog(self, catalog: Iterable[CatalogModel | Mapping[str, Any]]) -> None:
+        """Take the tiers of catalog entries (``CatalogModel``s or their JSON objects)."""
+        try:
+            entries = [msgspec.convert(entry, CatalogModel) for entry in catalog]
+        except (TypeError, msgspec.ValidationError) as exc:
+            raise ValidationError(f"not a catalog: {exc}", field="catalog") from None
+        tiers = {entry.id: tier_of(entry) for entry in entries if entry.id}
+        self.set_tiers({model: tier for model, tier in tiers.items() if tier in self.presets})
 
     async def load_catalog(self, client: _HasModels) -> None:
         """Fetch ``client.models.list()`` once and take each model's tier (the catalog
         request itself is never paced)."""
-        self.learn_catalog(await client.models.list())
+        models = getattr(client, "models", None)
+        if models is None or not callable(getattr(models, "list", None)):
+            raise ValidationError(
+                f"load_catalog needs a Client (with .models.list()), got {client!r}",
+                field="client",
+            )
+        self.learn_catalog(await models.list())
 
     def tier_for(self, model: str) -> str:
         """The tier preset applied to ``model``."""

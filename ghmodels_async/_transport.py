@@ -10,9 +10,10 @@ from __future__ import annotations
 import asyncio
 import ssl
 from collections.abc import Awaitable, Mapping
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import aiohttp
+from aiohttp.connector import Connection
 from yarl import URL
 
 from ._errors import (
@@ -22,6 +23,7 @@ from ._errors import (
     ConfigurationError,
     IncompleteStreamError,
     ResponseTooLargeError,
+    WrongEventLoopError,
 )
 from ._timeout import Timeout
 
@@ -29,6 +31,30 @@ __all__ = ["RawResponse", "StreamHandle", "Transport"]
 
 _READ_SIZE = 1 << 16
 _CACHE_LIMIT = 1024
+# A pool this size of connections all holding stray bytes is dropped before giving up.
+_MAX_DIRTY_CONNECTIONS = 64
+
+
+class CleanConnector(aiohttp.TCPConnector):
+    """A TCPConnector that never hands a request a pooled connection holding unread bytes.
+
+    HTTP/1.1 answers carry no request id: bytes a server writes onto an idle keep-alive
+    connection (an unsolicited or duplicated answer) would be read by aiohttp as the
+    answer to the next request sent on it, i.e. one caller would read another's data.
+    Such a connection is closed here and another one taken (a new one if need be).
+    Bytes arriving at the very instant of reuse cannot be told from the real answer.
+    """
+
+    async def connect(self, req: Any, traces: Any, timeout: Any) -> Connection:
+        """A connection from the pool, or a new one, with nothing unread on it."""
+        for _ in range(_MAX_DIRTY_CONNECTIONS):
+            connection = await super().connect(req, traces, timeout)
+            protocol = connection.protocol
+            if protocol is None or not protocol.should_close:
+                return connection
+            connection.close()  # stray bytes arrived while it sat in the pool
+        return await super().connect(req, traces, timeout)
+
 
 
 class RawResponse:
@@ -145,6 +171,24 @@ class Transport:
         # Set by close(): a borrowed session is not ours to close, so requests still
         # waiting for their headers on it race this instead.
         self._close_waiter: asyncio.Future[None] | None = None
+        # The loop of the first call: aiohttp sessions and connections belong to it.
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    @property
+    def needs_close(self) -> bool:
+        """Whether this transport opened a session that close() has not closed yet."""
+        return self._owns_session and self._session is not None and not self.closed
+
+    def _check_loop(self) -> None:
+        loop = asyncio.get_running_loop()
+        if self._loop is None:
+            self._loop = loop
+        elif loop is not self._loop:
+            raise WrongEventLoopError(
+                "this client was first used in another event loop (e.g. an earlier "
+                "asyncio.run()); a client and its connections belong to one event loop: "
+                "create the client inside the loop that uses it"
+            )
 
     @property
     def owns_session(self) -> bool:
@@ -152,11 +196,12 @@ class Transport:
         return self._owns_session
 
     def _get_session(self) -> aiohttp.ClientSession:
+        self._check_loop()
         session = self._session
         if session is None:
             if self.closed:
                 raise ClientClosedError("the client is closed")
-            connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl)
+            connector = CleanConnector(limit=self._max_connections, ssl=self._ssl)
             session = self._session = aiohttp.ClientSession(
                 connector=connector, raise_for_status=False, trust_env=False
             )
@@ -313,4 +358,8 @@ class Transport:
             response.close()
         session = self._session
         if session is not None and self._owns_session and not session.closed:
+            if self._loop is not None and asyncio.get_running_loop() is not self._loop:
+                # Its loop is gone or elsewhere: the session cannot be closed from here.
+                self._session = None
+                return
             await session.close()

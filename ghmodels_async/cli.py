@@ -22,6 +22,7 @@ from . import (
     APIConnectionError,
     APIStatusError,
     AuthenticationError,
+    BadRequestError,
     Client,
     ConfigurationError,
     GHModelsError,
@@ -29,7 +30,9 @@ from . import (
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
+    RetryEvent,
     StreamAccumulator,
+    UnprocessableEntityError,
     ValidationError,
     __version__,
 )
@@ -47,6 +50,7 @@ EXIT_GONE = 5
 EXIT_RATE_LIMITED = 6
 EXIT_NETWORK = 7
 EXIT_INTERRUPTED = 130
+EXIT_BROKEN_PIPE = 141
 
 EXIT_CODES = {
     EXIT_OK: "success",
@@ -58,6 +62,7 @@ EXIT_CODES = {
     EXIT_RATE_LIMITED: "429: rate limited",
     EXIT_NETWORK: "network error or timeout",
     EXIT_INTERRUPTED: "interrupted",
+    EXIT_BROKEN_PIPE: "the reader of standard output went away (e.g. | head)",
 }
 
 DEFAULT_MODEL = "openai/gpt-4.1"
@@ -67,6 +72,20 @@ DEMO_STORY = (
     "fake GitHub Models server on 127.0.0.1, so the demo runs with no token and no "
     "network. Point the client at a real endpoint with GITHUB_TOKEN or --base-url."
 )
+
+
+def _seconds(text: str) -> float:
+    """argparse type of ``--timeout``: a number of seconds > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not value > 0 or value == float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+MODEL_HELP = f"model id as publisher/name (default {DEFAULT_MODEL})"
 
 
 def _common_options() -> argparse.ArgumentParser:
@@ -84,7 +103,7 @@ def _common_options() -> argparse.ArgumentParser:
                             "/v1 for OpenAI-compatible servers)")
     group.add_argument("--org", default=default, help="organization to attribute usage to")
     group.add_argument("--api-version", default=default, help="api-version query parameter")
-    group.add_argument("--timeout", type=float, default=default,
+    group.add_argument("--timeout", type=_seconds, default=default,
                        help="seconds for a whole call / idle stream (default 600 / 120)")
     return common
 
@@ -103,14 +122,14 @@ def build_parser() -> argparse.ArgumentParser:
 
     demo = commands.add_parser("demo", parents=[common],
                                help="stream one answer, then fan out many prompts (main job)")
-    demo.add_argument("-m", "--model", default=DEFAULT_MODEL)
+    demo.add_argument("-m", "--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     demo.add_argument("--prompts", type=int, default=None,
                       help="prompts to fan out (default 300 on the fake server, 10 otherwise)")
     demo.add_argument("--concurrency", type=int, default=32)
 
     chat = commands.add_parser("chat", parents=[common], help="stream one answer to the terminal")
     chat.add_argument("prompt", nargs="?", help="the prompt (default: read standard input)")
-    chat.add_argument("-m", "--model", default=DEFAULT_MODEL)
+    chat.add_argument("-m", "--model", default=DEFAULT_MODEL, help=MODEL_HELP)
     chat.add_argument("-s", "--system", help="system prompt")
     chat.add_argument("-t", "--temperature", type=float)
     chat.add_argument("--max-tokens", type=int)
@@ -143,11 +162,14 @@ async def open_client(
     ``fake_by_default``, when there is neither a token nor a base URL); the configured
     endpoint otherwise."""
     base_url = _option(args, "base_url")
+    if _option(args, "fake", False) and base_url:
+        raise ValidationError("--fake and --base-url exclude each other: pick one endpoint")
     no_endpoint = not os.environ.get("GITHUB_TOKEN") and not base_url
     use_fake = _option(args, "fake", False) or (fake_by_default and no_endpoint)
     settings: dict[str, Any] = {
         "org": _option(args, "org"),
         "api_version": _option(args, "api_version"),
+        "on_retry": _say_retry,
     }
     if _option(args, "timeout") is not None:
         settings["timeout"] = args.timeout
@@ -167,6 +189,17 @@ async def open_client(
     token = os.environ.get("GITHUB_TOKEN") or ("no-token" if base_url else None)
     async with Client(token, **settings) as client:
         yield client
+
+
+def _say_retry(event: RetryEvent) -> None:
+    """Tell the user why the command is waiting: always for a 429 (which may ask for up
+    to a minute), otherwise only for waits long enough to look like a hang."""
+    if event.status_code != 429 and event.delay < 2:
+        return
+    status = f"{event.status_code}" if event.status_code is not None else "connection"
+    label = "rate limited" if event.status_code == 429 else f"failed ({status})"
+    print(f"ghmodels: {label}; waiting {event.delay:g} s before retry {event.attempt}",
+          file=sys.stderr, flush=True)
 
 
 async def stream_answer(
@@ -189,7 +222,8 @@ async def stream_answer(
 
 
 async def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
-    prompt = args.prompt if args.prompt is not None else sys.stdin.read()
+    # The newline that ends piped or typed input is not part of the prompt.
+    prompt = args.prompt if args.prompt is not None else sys.stdin.read().rstrip("\r\n")
     if not prompt.strip():
         raise ValidationError("empty prompt: pass one as an argument or on standard input")
     messages = [{"role": "system", "content": args.system}] if args.system else []
@@ -279,10 +313,16 @@ COMMANDS = {"demo": cmd_demo, "chat": cmd_chat, "models": cmd_models, "serve-fak
             "run": cmd_prompt_file, "eval": cmd_prompt_file}
 
 
-def describe_error(error: BaseException) -> tuple[int, str]:
-    """The exit code and the one-line message for a failure."""
+def describe_error(error: BaseException, model: str | None = None) -> tuple[int, str]:
+    """The exit code and the one-line message for a failure (``model``: the model the
+    command asked for, to suggest a publisher prefix)."""
+    if isinstance(error, ConfigurationError) and str(error).startswith("no token"):
+        return EXIT_AUTH, (
+            "no token: set the GITHUB_TOKEN environment variable, or use --fake to try "
+            "the embedded fake server"
+        )
     if isinstance(error, ConfigurationError) and "token" in str(error):
-        return EXIT_AUTH, f"{error} (or use --fake to try the embedded fake server)"
+        return EXIT_AUTH, f"{error} (GITHUB_TOKEN)"
     if isinstance(error, (ValidationError, ConfigurationError)):
         return EXIT_USAGE, str(error)
     if isinstance(error, (AuthenticationError, PermissionDeniedError)):
@@ -290,7 +330,10 @@ def describe_error(error: BaseException) -> tuple[int, str]:
     if isinstance(error, NotFoundError):
         return EXIT_NOT_FOUND, f"not found (404): {error.message}"
     if isinstance(error, APIStatusError) and error.code == "unknown_model":
-        return EXIT_NOT_FOUND, f"unknown model ({error.status_code}): {error.message}"
+        hint = ""
+        if model and "/" not in model:
+            hint = f"; model ids include the publisher, e.g. 'openai/{model}'"
+        return EXIT_NOT_FOUND, f"unknown model ({error.status_code}): {error.message}{hint}"
     if isinstance(error, GoneError):
         return EXIT_GONE, f"endpoint gone (410): {error.message}"
     if isinstance(error, RateLimitError):
@@ -299,8 +342,11 @@ def describe_error(error: BaseException) -> tuple[int, str]:
         kind = error.rate_limit.limit_type
         label = f"rate limited ({kind})" if kind else "rate limited"
         return EXIT_RATE_LIMITED, f"{label}: {error.message}{hint}"
+    if isinstance(error, (BadRequestError, UnprocessableEntityError)):
+        return EXIT_USAGE, f"bad request ({error.status_code}): {error.message}"
     if isinstance(error, APIStatusError):
-        return EXIT_ERROR, f"server error ({error.status_code}): {error.message}"
+        label = "server error" if error.status_code >= 500 else "error"
+        return EXIT_ERROR, f"{label} ({error.status_code}): {error.message}"
     if isinstance(error, APIConnectionError):
         return EXIT_NETWORK, f"network: {error}"
     return EXIT_ERROR, str(error) or type(error).__name__
@@ -317,12 +363,19 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     try:
         return asyncio.run(COMMANDS[args.command](args, stream))
     except GHModelsError as error:
-        code, message = describe_error(error)
+        code, message = describe_error(error, _option(args, "model"))
         print(f"ghmodels: error: {message}", file=sys.stderr)
         return code
     except KeyboardInterrupt:
         print("ghmodels: interrupted", file=sys.stderr)
         return EXIT_INTERRUPTED
+    except BrokenPipeError:
+        # The reader left (``| head``): stop quietly, and keep the interpreter's final
+        # flush of stdout from failing again with a traceback.
+        with contextlib.suppress(OSError, ValueError):
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, sys.stdout.fileno())
+        return EXIT_BROKEN_PIPE
 
 
 if __name__ == "__main__":  # pragma: no cover

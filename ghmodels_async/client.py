@@ -12,9 +12,10 @@ import inspect
 import logging
 import os
 import ssl
+import warnings
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from types import TracebackType
-from typing import Any, Literal, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 import aiohttp
 import msgspec
@@ -24,12 +25,14 @@ from ._errors import (
     APIStatusError,
     ClientClosedError,
     ConfigurationError,
+    GHModelsError,
     IncompleteStreamError,
     RetryWaitTooLongError,
     ValidationError,
 )
 from ._info import ResponseInfo
 from ._pacing import Pace, Pacing
+from ._redact import Redactor
 from ._retry import RetryPolicy, is_retryable_status, next_delay
 from ._sansio import (
     DEFAULT_BASE_URL,
@@ -37,14 +40,16 @@ from ._sansio import (
     build_chat_body,
     build_embeddings_body,
     check_headers,
+    check_secret,
+    decode_base64_embedding,
     decode_body,
     error_for_answer,
     make_headers,
-    validate_org,
 )
 from ._stream import ChatCompletionStream
 from ._timeout import Timeout
 from ._transport import RawResponse, Transport
+from .contract import EncodingFormat, ReasoningEffort
 from .ratelimit import RateLimiter, estimate_tokens
 from .types import (
     CatalogModel,
@@ -58,9 +63,16 @@ from .types import (
     ToolChoice,
 )
 
+if TYPE_CHECKING:
+    from ._parse import ParsedChatCompletion
+    from ._tool_loop import ToolEvent, ToolRunResult, ToolRunStream
+    from .tools import FunctionTool
+
 __all__ = ["Client", "RetryEvent"]
 
 logger = logging.getLogger("ghmodels_async")
+#: The environment variable read for the base URL when ``base_url=`` is not passed.
+BASE_URL_ENV = "GHMODELS_BASE_URL"
 
 T = TypeVar("T")
 MessageParam = Message | ChatCompletionMessage | Mapping[str, Any]
@@ -86,7 +98,10 @@ class RetryEvent(msgspec.Struct, frozen=True):
 
 
 class _ModelList(msgspec.Struct):
-    data: list[CatalogModel] = msgspec.field(default_factory=list)
+    """An OpenAI-style ``{"object": "list", "data": [...]}`` (Ollama sends ``null``
+    for an empty one)."""
+
+    data: list[CatalogModel] | None = None
 
 
 DEFAULT_TIMEOUT = Timeout()
@@ -100,16 +115,20 @@ class Client:
 
     Use it as ``async with Client() as client:``; it owns one aiohttp session, or borrows
     ``session=`` (which it then never closes). The token comes from ``token=`` or the
-    ``GITHUB_TOKEN`` environment variable and is only ever sent to ``base_url``.
+    ``GITHUB_TOKEN`` environment variable and is only ever sent to ``base_url``, which
+    comes from ``base_url=``, else the ``GHMODELS_BASE_URL`` environment variable, else
+    ``https://models.github.ai``. An Azure AI Foundry key can be given as ``api_key=``
+    instead (sent as ``api-key``, no bearer token). A client belongs to the event loop
+    it first runs in.
     """
 
     def __init__(
         self,
         token: str | None = None,
         *,
-        base_url: str = DEFAULT_BASE_URL,
+        base_url: str = UNSET,
         path_prefix: str = "/inference",
-        catalog_path: str = "/catalog/models",
+        catalog_path: str | None = None,
         org: str | None = None,
         api_version: str | None = None,
         headers: Mapping[str, str] | None = None,
@@ -123,16 +142,24 @@ class Client:
         verify_ssl: bool | ssl.SSLContext = True,
         max_response_bytes: int = 64 * 1024 * 1024,
         max_event_bytes: int = 4 * 1024 * 1024,
+        api_key: str | None = None,
         rate_limiter: RateLimiter | None = None,
     ) -> None:
-        if token is None:
-            token = os.environ.get("GITHUB_TOKEN")
-        if not token or not isinstance(token, str) or not token.strip():
-            raise ConfigurationError(
-                "no token: pass Client(token=...) or set the GITHUB_TOKEN environment variable"
-            )
-        if any(c in token for c in "\r\n\0 "):
-            raise ConfigurationError("the token contains whitespace or control characters")
+        if base_url is UNSET:
+            base_url = os.environ.get(BASE_URL_ENV) or DEFAULT_BASE_URL
+        if api_key is not None:
+            if token is not None:
+                raise ConfigurationError("pass either token= or api_key=, not both")
+            check_secret("api_key", api_key)
+        else:
+            if token is None:
+                token = os.environ.get("GITHUB_TOKEN")
+            if token is None or (isinstance(token, str) and not token.strip()):
+                raise ConfigurationError(
+                    "no token: pass Client(token=...) or set the GITHUB_TOKEN environment "
+                    "variable (or api_key=... for an Azure AI Foundry key)"
+                )
+            check_secret("token", token)
         if verify_ssl is False:
             ssl_setting: ssl.SSLContext | bool = False
         elif isinstance(verify_ssl, ssl.SSLContext) or verify_ssl is True:
@@ -146,8 +173,9 @@ class Client:
             if isinstance(size, bool) or not isinstance(size, int) or size < 1:
                 raise ConfigurationError(f"{name} must be an integer >= 1, got {size!r}")
         self._endpoints = Endpoints(base_url, path_prefix, catalog_path, api_version)
-        self._org = None if org is None else validate_org(org)
-        self._headers = make_headers(token, headers)
+        self._org = None if org is None else self._endpoints.check_org(org, ConfigurationError)
+        self._headers = make_headers(token, headers, api_key=api_key)
+        self._redactor = Redactor(token, api_key)
         self._timeout = Timeout.coerce(timeout)
         if retry_policy is None:
             retry_policy = RetryPolicy(
@@ -160,7 +188,9 @@ class Client:
             )
         self._retry = retry_policy
         self._on_retry = on_retry
-        if rate_limiter is not None and not isinstance(rate_limiter, RateLimiter):
+        if rate_limiter is not None and (
+            isinstance(rate_limiter, type) or not isinstance(rate_limiter, RateLimiter)
+        ):
             raise ConfigurationError(
                 "rate_limiter must implement reserve/settle/penalize "
                 f"(ghmodels_async.ratelimit.RateLimiter), got {type(rate_limiter).__name__}"
@@ -180,6 +210,16 @@ class Client:
         self.models = Models(self)
 
     # -- lifecycle ---------------------------------------------------------
+
+    def __del__(self, _warn: Callable[..., None] = warnings.warn) -> None:
+        transport = getattr(self, "_transport", None)
+        if transport is not None and transport.needs_close:
+            _warn(
+                f"unclosed ghmodels_async client {self!r}: use 'async with Client() as "
+                "client:' or 'await client.close()' so its connections are released",
+                ResourceWarning,
+                source=self,
+            )
 
     async def __aenter__(self) -> Client:
         if self._transport.closed:
@@ -288,6 +328,7 @@ class Client:
             error.wait = delay
             raise error
         delay = min(delay, policy.max_retry_wait)
+        reason = self._redactor.text(reason)
         status = status_error.status_code if status_error is not None else None
         if logger.isEnabledFor(logging.INFO):
             logger.info("retry %d/%d in %.2f s: %s", attempt + 1, policy.max_retries, delay, reason)
@@ -321,7 +362,25 @@ class Client:
         policy: RetryPolicy,
         pace: Pace | None = None,
     ) -> RawResponse:
-        """Send with retries; return a 2xx answer or raise the mapped error."""
+        """Send with retries; return a 2xx answer or raise the mapped error (scrubbed:
+        no token, no aiohttp exception chained)."""
+        try:
+            return await self._request_once_or_retry(
+                method, url, body, headers, timeout, policy, pace
+            )
+        except GHModelsError as exc:
+            raise self._redactor.scrub(exc) from None
+
+    async def _request_once_or_retry(
+        self,
+        method: str,
+        url: str,
+        body: bytes | None,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        policy: RetryPolicy,
+        pace: Pace | None,
+    ) -> RawResponse:
         attempt = 0
         transport = self._transport
         while True:
@@ -383,6 +442,29 @@ class Client:
 
         Under a rate limiter each attempt holds a reservation; an opened stream keeps it
         until the stream finishes or is closed."""
+        try:
+            return await self._open_stream_with_retries(
+                url, body, headers, timeout, policy, pace
+            )
+        except GHModelsError as exc:
+            raise self._redactor.scrub(exc) from None
+
+    def _decode(self, decoder: msgspec.json.Decoder[T], raw: RawResponse, what: str) -> T:
+        """Decode a 2xx body; a malformed one raises a scrubbed ResponseDecodeError."""
+        try:
+            return decode_body(decoder, raw.body, what)
+        except GHModelsError as exc:
+            raise self._redactor.scrub(exc) from None
+
+    async def _open_stream_with_retries(
+        self,
+        url: str,
+        body: bytes,
+        headers: Mapping[str, str],
+        timeout: Timeout,
+        policy: RetryPolicy,
+        pace: Pace | None,
+    ) -> ChatCompletionStream:
         attempt = 0
         transport = self._transport
         pacing = self._pacing if pace is not None else None
@@ -393,7 +475,9 @@ class Client:
                 try:
                     handle = await transport.open_stream(url, headers, body, timeout)
                     if handle.status < 300:
-                        stream = ChatCompletionStream(handle, self._max_event_bytes)
+                        stream = ChatCompletionStream(
+                            handle, self._max_event_bytes, self._redactor
+                        )
                         await stream._prime()
                         if pacing is not None:
                             stream._on_end = pacing.stream_end_hook(ticket)
@@ -445,15 +529,15 @@ class Completions:
         max_tokens: int | None = None,
         max_completion_tokens: int | None = None,
         modalities: Sequence[Literal["text", "audio"]] | None = None,
-        reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None,
-        response_format: ResponseFormat | Mapping[str, Any] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
+        response_format: ResponseFormat | Mapping[str, Any] | type[Any] | None = None,
         seed: int | None = None,
         stream_options: StreamOptions | Mapping[str, Any] | None = None,
         stop: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_p: float | None = None,
         tool_choice: ToolChoice | Mapping[str, Any] | None = None,
-        tools: Sequence[ToolParam] | None = None,
+        tools: Sequence[ToolParam | FunctionTool[Any, Any]] | None = None,
         org: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -473,15 +557,15 @@ class Completions:
         max_tokens: int | None = None,
         max_completion_tokens: int | None = None,
         modalities: Sequence[Literal["text", "audio"]] | None = None,
-        reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None,
-        response_format: ResponseFormat | Mapping[str, Any] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
+        response_format: ResponseFormat | Mapping[str, Any] | type[Any] | None = None,
         seed: int | None = None,
         stream_options: StreamOptions | Mapping[str, Any] | None = None,
         stop: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_p: float | None = None,
         tool_choice: ToolChoice | Mapping[str, Any] | None = None,
-        tools: Sequence[ToolParam] | None = None,
+        tools: Sequence[ToolParam | FunctionTool[Any, Any]] | None = None,
         org: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -500,15 +584,15 @@ class Completions:
         max_tokens: int | None = None,
         max_completion_tokens: int | None = None,
         modalities: Sequence[Literal["text", "audio"]] | None = None,
-        reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None,
-        response_format: ResponseFormat | Mapping[str, Any] | None = None,
+        reasoning_effort: ReasoningEffort | None = None,
+        response_format: ResponseFormat | Mapping[str, Any] | type[Any] | None = None,
         seed: int | None = None,
         stream_options: StreamOptions | Mapping[str, Any] | None = None,
         stop: str | Sequence[str] | None = None,
         temperature: float | None = None,
         top_p: float | None = None,
         tool_choice: ToolChoice | Mapping[str, Any] | None = None,
-        tools: Sequence[ToolParam] | None = None,
+        tools: Sequence[ToolParam | FunctionTool[Any, Any]] | None = None,
         org: str | None = None,
         extra_headers: Mapping[str, str] | None = None,
         extra_body: Mapping[str, Any] | None = None,
@@ -522,6 +606,12 @@ class Completions:
         """
         if not isinstance(stream, bool):
             raise ValidationError(f"stream must be True or False, got {stream!r}", field="stream")
+        if tools is not None or (
+            response_format is not None and type(response_format) is not dict
+        ):  # types and @function_tool objects become their JSON Schemas (tools.py)
+            from .tools import convert_typed_options
+
+            response_format, tools = convert_typed_options(response_format, tools)
         body = build_chat_body(
             {
                 "model": model,
@@ -555,9 +645,92 @@ class Completions:
         if stream:
             return await client._open_stream(url, body, headers, call_timeout, policy, pace)
         raw = await client._request("POST", url, body, headers, call_timeout, policy, pace)
-        completion = decode_body(_completion_decoder, raw.body, "chat completion")
-        completion.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers)
+        completion = client._decode(_completion_decoder, raw, "chat completion")
+        completion.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers, raw.body)
         return completion
+
+    # -- typed output and tool loops (logic in _parse.py, _tool_loop.py, tools.py) --------
+
+    async def parse(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageParam],
+        response_format: type[T] | None = None,
+        tools: Sequence[ToolParam | FunctionTool[Any, Any]] | None = None,
+        **options: Any,
+    ) -> ParsedChatCompletion[T]:
+        """``create`` plus a typed parse: ``choices[i].message.parsed`` is the answer decoded
+        into ``response_format`` (a Struct, dataclass, TypedDict...; sent as a strict
+        json_schema), and each call of a ``@function_tool`` gets ``parsed_arguments``.
+
+        Raises LengthFinishReasonError / ContentFilterFinishReasonError when the answer
+        stopped early, ContentDecodeError when it does not match the type; a refusal
+        leaves ``parsed`` at None and sets ``message.refusal``.
+        """
+        from ._parse import parse_completion
+        from .tools import is_output_type, output_codec, tool_index
+
+        codec = output_codec(response_format) if is_output_type(response_format) else None
+        index = tool_index(tools)
+        if options.get("stream"):
+            raise ValidationError("parse does not stream; use create(stream=True)", field="stream")
+        completion = await self.create(
+            model=model, messages=messages, response_format=response_format, tools=tools,
+            **options,
+        )  # fmt: skip
+        return parse_completion(completion, codec, index)
+
+    async def run_tools(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageParam],
+        tools: Sequence[FunctionTool[Any, Any]],
+        max_rounds: int = 8,
+        tool_concurrency: int = 8,
+        tool_timeout: float | None = None,
+        on_event: Callable[[ToolEvent], Awaitable[None] | None] | None = None,
+        **options: Any,
+    ) -> ToolRunResult:
+        """Call the model, run the tools it asks for (concurrently, each bounded by its
+        timeout), send the results back, and repeat until it answers without tool calls.
+
+        ``on_event`` gets ToolCallStarted/ToolCallFinished. More than ``max_rounds`` model
+        calls raises MaxToolRoundsError; other keywords go to ``create``. See docs/tools.md.
+        """
+        from ._tool_loop import ToolLoop
+
+        loop = ToolLoop(
+            self, model=model, messages=messages, tools=tools, max_rounds=max_rounds,
+            tool_concurrency=tool_concurrency, tool_timeout=tool_timeout, on_event=on_event,
+            options=options,
+        )  # fmt: skip
+        return await loop.run()
+
+    def run_tools_stream(
+        self,
+        *,
+        model: str,
+        messages: Sequence[MessageParam],
+        tools: Sequence[FunctionTool[Any, Any]],
+        max_rounds: int = 8,
+        tool_concurrency: int = 8,
+        tool_timeout: float | None = None,
+        on_event: Callable[[ToolEvent], Awaitable[None] | None] | None = None,
+        **options: Any,
+    ) -> ToolRunStream:
+        """The streaming ``run_tools``: iterate it for text deltas and tool events as they
+        happen; ``.result`` is the same ToolRunResult at the end. Arguments are checked
+        here, before any I/O; requests start with the iteration."""
+        from ._tool_loop import ToolLoop, ToolRunStream
+
+        loop = ToolLoop(
+            self, model=model, messages=messages, tools=tools, max_rounds=max_rounds,
+            tool_concurrency=tool_concurrency, tool_timeout=tool_timeout, on_event=on_event,
+            options=options,
+        )  # fmt: skip
+        return ToolRunStream(loop)
 
 
 class Chat:
@@ -578,7 +751,7 @@ class Embeddings:
         *,
         model: str,
         input: str | Sequence[str],
-        encoding_format: Literal["float", "base64"] | None = None,
+        encoding_format: EncodingFormat | None = None,
         dimensions: int | None = None,
         user: str | None = None,
         org: str | None = None,
@@ -609,8 +782,11 @@ class Embeddings:
             client._call_policy(max_retries),
             pace,
         )
-        result = decode_body(_embeddings_decoder, raw.body, "embeddings")
-        result.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers)
+        result = client._decode(_embeddings_decoder, raw, "embeddings")
+        for item in result.data:
+            if isinstance(item.embedding, str):  # encoding_format="base64": floats too
+                item.embedding = decode_base64_embedding(item.embedding)
+        result.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers, raw.body)
         return result
 
 
@@ -627,7 +803,8 @@ class Models:
         timeout: Timeout | float | None = UNSET,
         max_retries: int = UNSET,
     ) -> list[CatalogModel]:
-        """``GET /catalog/models`` (an OpenAI-style ``{"data": [...]}`` list also works)."""
+        """The models: GitHub's ``GET /catalog/models``, or with another ``path_prefix``
+        the OpenAI route ``GET {prefix}/models`` (``{"object": "list", "data": [...]}``)."""
         client = self._client
         raw = await client._request(
             "GET",
@@ -637,5 +814,9 @@ class Models:
             client._call_timeout(timeout),
             client._call_policy(max_retries),
         )
-        catalog = decode_body(_catalog_decoder, raw.body, "catalog")
-        return catalog.data if isinstance(catalog, _ModelList) else catalog
+        catalog: list[CatalogModel] | _ModelList = client._decode(
+            _catalog_decoder, raw, "catalog"
+        )
+        if isinstance(catalog, _ModelList):
+            return catalog.data or []
+        return catalog

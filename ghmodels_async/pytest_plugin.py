@@ -6,15 +6,18 @@
 - ``fake_models_client``: ``ghmodels_async.Client(token="fake-token", base_url=server.url)``,
   opened with ``async with`` and closed after the test.
 
-Both are async fixtures run by pytest-asyncio; without it this module still imports (so
-installing ghmodels_async never breaks an unrelated pytest run) and pytest reports the
-async fixtures as unsupported when a test requests them.
+Both are async fixtures run by pytest-asyncio, in its ``auto`` mode and in its default
+``strict`` mode alike: an ``async def`` test that requests one of them is marked
+``@pytest.mark.asyncio`` by this plugin when it is not already. Without pytest-asyncio
+this module still imports (so installing ghmodels_async never breaks an unrelated pytest
+run) and pytest reports the async fixtures as unsupported when a test requests them.
 """
 
 from __future__ import annotations
 
 import importlib
-from collections.abc import AsyncIterator
+import inspect
+from collections.abc import AsyncIterator, Generator
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -38,8 +41,36 @@ def pytest_configure(config: pytest.Config) -> None:
 
 try:
     from pytest_asyncio import fixture as _async_fixture
+
+    _HAVE_PYTEST_ASYNCIO = True
 except ImportError:  # pragma: no cover - without pytest-asyncio, pytest reports the fixture
     _async_fixture = pytest.fixture  # type: ignore[assignment]
+    _HAVE_PYTEST_ASYNCIO = False
+
+_OUR_FIXTURES = frozenset({"fake_models_server", "fake_models_client"})
+
+
+@pytest.hookimpl(hookwrapper=True, trylast=True)
+def pytest_pycollect_makeitem(
+    collector: pytest.Collector, name: str, obj: object
+) -> Generator[None, Any, None]:
+    """Mark ``async def`` tests using these fixtures ``asyncio`` (for strict mode).
+
+    ``trylast`` makes this wrapper run inside pytest-asyncio's, so the mark is there
+    when pytest-asyncio turns the collected function into an asyncio test.
+    """
+    outcome = yield
+    if not _HAVE_PYTEST_ASYNCIO or outcome.excinfo is not None:
+        return
+    result = outcome.get_result()
+    for node in result if isinstance(result, list) else [result]:
+        if (
+            isinstance(node, pytest.Function)
+            and inspect.iscoroutinefunction(node.obj)
+            and _OUR_FIXTURES.intersection(node.fixturenames)
+            and node.get_closest_marker("asyncio") is None
+        ):
+            node.add_marker(pytest.mark.asyncio)
 
 
 @_async_fixture

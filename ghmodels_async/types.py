@@ -11,6 +11,18 @@ from typing import TYPE_CHECKING, Annotated, Any, Literal
 import msgspec
 from msgspec import Meta, Struct, field
 
+from .contract import (
+    MAX_STOP_SEQUENCES,
+    PENALTY_MAX,
+    PENALTY_MIN,
+    TEMPERATURE_MAX,
+    TEMPERATURE_MIN,
+    TOP_P_MAX,
+    TOP_P_MIN,
+    EncodingFormat,
+    ReasoningEffort,
+)
+
 if TYPE_CHECKING:
     from ._info import ResponseInfo
 
@@ -71,8 +83,9 @@ ModelId = Annotated[
     ),
 ]
 FunctionName = Annotated[str, Meta(pattern=r"^[A-Za-z0-9_-]{1,64}\Z")]
-UnitInterval = Annotated[float, Meta(ge=0.0, le=1.0)]
-Penalty = Annotated[float, Meta(ge=-2.0, le=2.0)]
+UnitInterval = Annotated[float, Meta(ge=TEMPERATURE_MIN, le=TEMPERATURE_MAX)]
+TopP = Annotated[float, Meta(ge=TOP_P_MIN, le=TOP_P_MAX)]
+Penalty = Annotated[float, Meta(ge=PENALTY_MIN, le=PENALTY_MAX)]
 PositiveInt = Annotated[int, Meta(ge=1)]
 NonEmptyStr = Annotated[str, Meta(min_length=1)]
 
@@ -107,7 +120,7 @@ class ImageURLPart(_Param, tag_field="type", tag="image_url"):
 ContentPart = TextPart | ImageURLPart
 
 
-class FunctionCall(Struct):
+class FunctionCall(Struct, dict=True):
     """The function a tool call invokes; ``arguments`` is a JSON string written by the model.
 
     Every field is always encoded: OpenAI-compatible servers require them in an assistant
@@ -116,6 +129,12 @@ class FunctionCall(Struct):
 
     name: str = ""
     arguments: str = ""
+
+    @property
+    def parsed_arguments(self) -> Any:
+        """The arguments decoded into the typed parameters of the ``function_tool`` of that
+        name (set by ``parse`` and ``run_tools``); ``None`` otherwise. Never encoded."""
+        return self.__dict__.get("_parsed_arguments")
 
 
 class ToolCall(Struct):
@@ -241,14 +260,14 @@ class ChatCompletionRequest(_Param):
     max_tokens: PositiveInt | None = None
     max_completion_tokens: PositiveInt | None = None
     modalities: list[Literal["text", "audio"]] | None = None
-    reasoning_effort: Literal["minimal", "low", "medium", "high"] | None = None
+    reasoning_effort: ReasoningEffort | None = None
     response_format: ResponseFormat | None = None
     seed: Annotated[int, Meta(ge=-(2**63), le=2**63 - 1)] | None = None
     stream: bool | None = None
     stream_options: StreamOptions | None = None
-    stop: str | Annotated[list[str], Meta(max_length=16)] | None = None
+    stop: str | Annotated[list[str], Meta(max_length=MAX_STOP_SEQUENCES)] | None = None
     temperature: UnitInterval | None = None
-    top_p: UnitInterval | None = None
+    top_p: TopP | None = None
     tool_choice: ToolChoice | None = None
     tools: list[Tool] | None = None
 
@@ -258,7 +277,7 @@ class EmbeddingsRequest(_Param):
 
     model: ModelId
     input: NonEmptyStr | Annotated[list[NonEmptyStr], Meta(min_length=1)]
-    encoding_format: Literal["float", "base64"] | None = None
+    encoding_format: EncodingFormat | None = None
     dimensions: PositiveInt | None = None
     user: str | None = None
 
@@ -308,6 +327,16 @@ class ChatCompletionMessage(_Reply, omit_defaults=False):
     content: str | None = None
     refusal: str | None = None
     tool_calls: list[ToolCall] | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None
+
+    def __post_init__(self) -> None:
+        # vLLM, llama.cpp and DeepSeek send ``reasoning_content``; Ollama ``reasoning``:
+        # either name fills both, so code reading one works with every server.
+        if self.reasoning_content is None:
+            self.reasoning_content = self.reasoning
+        elif self.reasoning is None:
+            self.reasoning = self.reasoning_content
 
 
 class Choice(_Reply):
@@ -364,6 +393,8 @@ class ChoiceDelta(_Reply):
     content: str | None = None
     refusal: str | None = None
     tool_calls: list[ToolCallDelta] | None = None
+    reasoning_content: str | None = None
+    reasoning: str | None = None  # Ollama's name for reasoning_content
 
 
 class ChunkChoice(_Reply):

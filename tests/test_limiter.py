@@ -348,6 +348,8 @@ async def test_a_failing_on_wait_hook_does_not_fail_the_request() -> None:
         ({"on_wait": 3}, "on_wait"),
         ({"limits": Limits(), "requests_per_minute": 1}, "limits="),
         ({"per_model": {"m": 3}}, "per_model"),
+        ({"clock": 5}, "clock"),
+        ({"sleep": None}, "sleep"),
     ],
 )
 def test_bad_settings_are_configuration_errors(options: dict[str, object], name: str) -> None:
@@ -422,3 +424,50 @@ async def test_tier_limiter_updates_models_already_seen() -> None:
     task = await start(lim.reserve("meta/some-model", 1))
     await clock.advance(10.0)
     assert (await task).start == 10.0
+
+
+async def test_changing_a_models_tier_moves_its_concurrency_cap_safely() -> None:
+    clock = VirtualClock()
+    caps = {"one": Limits(max_concurrency=1), "three": Limits(max_concurrency=3)}
+    lim = TierLimiter(presets=caps, default_tier="one", clock=clock, sleep=clock.sleep)
+    first = await lim.reserve(M, 1)
+    waiting = [await start(lim.reserve(M, 1)) for _ in range(3)]
+    assert not any(task.done() for task in waiting)
+    lim.set_tiers({M: "three"})  # a larger cap lets two waiters in at once
+    await settle_loop()
+    assert [task.done() for task in waiting] == [True, True, False]
+    assert lim.in_flight(M) == 3
+    lim.set_tiers({M: "one"})  # lowered: slots are not handed over until below the cap
+    await lim.settle(first, None, None)
+    await lim.settle(waiting[0].result(), None, None)
+    await settle_loop()
+    assert not waiting[2].done() and lim.in_flight(M) == 1
+    await lim.settle(waiting[1].result(), None, None)
+    await settle_loop()
+    assert waiting[2].done() and lim.in_flight(M) == 1
+    await lim.settle(waiting[2].result(), None, None)
+    assert lim.in_flight(M) == 0
+
+
+async def test_bad_tier_inputs_are_typed_errors() -> None:
+    with pytest.raises(ConfigurationError, match="tiers"):
+        TierLimiter(tiers=["openai/gpt-4.1"])  # type: ignore[arg-type]
+    with pytest.raises(ConfigurationError, match="tiers"):
+        TierLimiter(tiers={"openai/gpt-4.1": 3})  # type: ignore[dict-item]
+    lim = TierLimiter()
+    with pytest.raises(ValidationError) as info:
+        lim.learn_catalog([{"id": 5}])
+    assert info.value.field == "catalog"
+    lim.learn_catalog([{"id": "x/raw-json", "rate_limit_tier": "low"}])  # JSON objects work
+    assert lim.tier_for("x/raw-json") == "low"
+    with pytest.raises(ValidationError) as info:
+        await lim.load_catalog(object())  # type: ignore[arg-type]
+    assert info.value.field == "client"
+
+
+def test_the_client_wants_a_limiter_instance() -> None:
+    from ghmodels_async import Client
+
+    for wrong in (Limiter, object()):
+        with pytest.raises(ConfigurationError, match="rate_limiter"):
+            Client(token="t", rate_limiter=wrong)  # type: ignore[arg-type]

@@ -360,10 +360,3 @@ async def test_long_waits_still_raise_and_the_pause_stops_the_next_call() -> Non
             assert len(server.requests) == 1  # the second call never left the client
             # another model is not paused
             await client.embeddings.create(model=EMBED, input="x")
-
-
-def test_rate_limiter_must_implement_the_protocol() -> None:
-    from ghmodels_async import ConfigurationError
-
-    with pytest.raises(ConfigurationError, match="rate_limiter"):
-        Client(token="t", rate_limiter=object())  # type: ignore[arg-type]

@@ -12,7 +12,7 @@ import pytest
 from aioresponses import aioresponses
 from yarl import URL
 
-from ghmodels_async import Client, Timeout, __version__
+from ghmodels_async import Client, Timeout, ValidationError, __version__
 from ghmodels_async.types import (
     FunctionDefinition,
     NamedFunction,
@@ -174,12 +174,13 @@ async def test_custom_base_url_and_path_prefix(
     assert str(only_request(mocked)[1]) == expected
 
 
-async def test_custom_prefix_with_org(mocked: Any) -> None:
-    expected = "http://localhost:8000/orgs/acme/v1/embeddings"
-    mocked.post(expected, payload=EMBEDDINGS)
+async def test_custom_prefix_with_org_is_refused(mocked: Any) -> None:
+    # Org attribution is GitHub's /orgs/{org}/inference route; elsewhere it is refused.
     async with Client(TOKEN, base_url="http://localhost:8000", path_prefix="/v1") as client:
-        await client.embeddings.create(model="m/e", input="x", org="acme")
-    assert str(only_request(mocked)[1]) == expected
+        with pytest.raises(ValidationError) as info:
+            await client.embeddings.create(model="m/e", input="x", org="acme")
+    assert info.value.field == "org"
+    assert mocked.requests == {}
 
 
 async def test_catalog_get(mocked: Any, client: Client) -> None:

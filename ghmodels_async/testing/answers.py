@@ -62,6 +62,9 @@ class Reply:
     tool_calls: Sequence[ScriptedToolCall | tuple[str, str]] = ()
     refusal: str | None = None
     finish_reason: str | None = None
+    #: reasoning text, sent as ``reasoning_content`` (message and stream deltas, before
+    #: the content), the way vLLM, llama.cpp and DeepSeek send it
+    reasoning: str | None = None
 
 
 #: What ``FakeServer.script`` accepts: a Reply, plain text, or a function of the JSON body.
@@ -103,6 +106,7 @@ class Answer:
     tool_calls: list[dict[str, Any]] = field(default_factory=list)
     refusal: str | None = None
     finish_reason: str = "stop"
+    reasoning: str | None = None
     prompt_tokens: int = 1
     completion_tokens: int = 0
     reasoning_tokens: int = 0
@@ -289,7 +293,9 @@ def build_answer(
         )
     if calls and finish != "length":
         finish = "tool_calls"
-    effort = {"low": 8, "medium": 16, "high": 32}[req.reasoning_effort or "medium"]
+    effort = {"minimal": 4, "low": 8, "medium": 16, "high": 32}.get(
+        req.reasoning_effort or "medium", 16
+    )
     reasoning_tokens = effort if reasoning else 0
     completion = count_tokens(text or "") + count_tokens(reply.refusal or "")
     completion += sum(
@@ -301,6 +307,7 @@ def build_answer(
         tool_calls=calls,
         refusal=reply.refusal,
         finish_reason=reply.finish_reason or finish,
+        reasoning=reply.reasoning,
         prompt_tokens=prompt_tokens(req.messages),
         completion_tokens=completion + reasoning_tokens,
         reasoning_tokens=reasoning_tokens,
@@ -321,6 +328,8 @@ def completion_body(
         message["tool_calls"] = answer.tool_calls
     if answer.refusal is not None:
         message["refusal"] = answer.refusal
+    if answer.reasoning is not None:
+        message["reasoning_content"] = answer.reasoning
     choice: dict[str, Any] = {"index": 0, "finish_reason": answer.finish_reason, "message": message}
     body: dict[str, Any] = {
         "id": cid,
@@ -392,6 +401,7 @@ def chunk_events(
     events.append(first)
     if quirks:
         events.append(chunk({"content": None}))
+    events.extend(chunk({"reasoning_content": p}) for p in _pieces(answer.reasoning or ""))
     events.extend(chunk({"content": piece}) for piece in _pieces(answer.content or ""))
     events.extend(chunk({"refusal": piece}) for piece in _pieces(answer.refusal or ""))
     for index, call in enumerate(answer.tool_calls):

@@ -135,6 +135,7 @@ class FakeServer:
             app.router.add_post(f"{prefix}/chat/completions", self._chat)
             app.router.add_post(f"{prefix}/embeddings", self._embeddings)
         app.router.add_get("/catalog/models", self._catalog)
+        app.router.add_get("/v1/models", self._catalog)  # the OpenAI list shape
         return app
 
     async def start(self) -> None:
@@ -392,7 +393,15 @@ class FakeServer:
         async def answer(
             rec: RecordedRequest, user: str, plan: Plan, request_id: str
         ) -> web.StreamResponse:
-            body = msgspec.json.encode(self.catalog)
+            if request.path.startswith("/v1/"):
+                listing = [
+                    {"id": entry["id"], "object": "model", "created": 0,
+                     "owned_by": entry.get("publisher", "")}
+                    for entry in self.catalog
+                ]
+                body = msgspec.json.encode({"object": "list", "data": listing})
+            else:
+                body = msgspec.json.encode(self.catalog)
             return await send_json(
                 request, body, self._headers(request_id, user, None), plan, self._rng
             )

@@ -11,7 +11,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
+from ..contract import (
+    ENCODING_FORMATS,
+    MAX_STOP_SEQUENCES,
+    PENALTY_MAX,
+    PENALTY_MIN,
+    REASONING_EFFORTS,
+    TEMPERATURE_MAX,
+    TEMPERATURE_MIN,
+    TOP_P_MAX,
+    TOP_P_MIN,
+)
 from .catalog import is_embeddings_model
+from .strict import strict_violation
 
 __all__ = [
     "CHAT_FIELDS",
@@ -98,6 +110,16 @@ def valid_org_login(login: str) -> bool:
 
 def _bad(name: str, message: str, code: str = "invalid_request_body") -> FakeAPIError:
     return FakeAPIError(400, code, f"Invalid value for '{name}': {message}")
+
+
+def _check_strict(schema: Any, path: str) -> None:
+    """Refuse a ``strict: true`` schema that breaks the strict-mode rules (strict.py)."""
+    violation = strict_violation(schema, path)
+    if violation is not None:
+        where, problem = violation
+        raise FakeAPIError(
+            400, "invalid_json_schema", f"Invalid schema for strict mode at '{where}': {problem}."
+        )
 
 
 def _is_int(value: Any) -> bool:
@@ -317,6 +339,8 @@ def _tools(value: Any) -> list[dict[str, Any]]:
             )
         if "strict" in fn and not isinstance(fn["strict"], bool):
             raise _bad(path + ".function.strict", "expected a boolean.", "invalid_type")
+        if fn.get("strict") is True and "parameters" in fn:
+            _check_strict(fn["parameters"], path + ".function.parameters")
     return value
 
 
@@ -377,6 +401,8 @@ def _response_format(value: Any) -> dict[str, Any] | None:
         raise _bad("response_format.json_schema.schema", "expected a JSON Schema object.")
     if "strict" in spec and not isinstance(spec["strict"], bool):
         raise _bad("response_format.json_schema.strict", "expected a boolean.", "invalid_type")
+    if spec.get("strict") is True:
+        _check_strict(spec["schema"], "response_format.json_schema.schema")
     return value
 
 
@@ -392,10 +418,10 @@ def validate_chat(body: Any, catalog: Mapping[str, Mapping[str, Any]]) -> FakeCh
             400, "unsupported_model", f"Model {model} does not support chat completions."
         )
     messages = _messages(body.get("messages"))
-    _number(body, "temperature", 0, 1)
-    _number(body, "top_p", 0, 1)
-    _number(body, "frequency_penalty", -2, 2)
-    _number(body, "presence_penalty", -2, 2)
+    _number(body, "temperature", TEMPERATURE_MIN, TEMPERATURE_MAX)
+    _number(body, "top_p", TOP_P_MIN, TOP_P_MAX)
+    _number(body, "frequency_penalty", PENALTY_MIN, PENALTY_MAX)
+    _number(body, "presence_penalty", PENALTY_MIN, PENALTY_MAX)
     max_tokens = _positive_int(body, "max_tokens")
     max_completion = _positive_int(body, "max_completion_tokens")
     limit = max_completion if max_completion is not None else max_tokens
@@ -415,8 +441,8 @@ def validate_chat(body: Any, catalog: Mapping[str, Mapping[str, Any]]) -> FakeCh
         stop = []
     elif not isinstance(stop, list) or not all(isinstance(s, str) for s in stop):
         raise _bad("stop", "expected a string or a list of strings.", "invalid_type")
-    elif len(stop) > 4:
-        raise _bad("stop", "at most 4 stop sequences.", "unsupported_value")
+    elif len(stop) > MAX_STOP_SEQUENCES:
+        raise _bad("stop", f"at most {MAX_STOP_SEQUENCES} stop sequences.", "unsupported_value")
     modalities = body.get("modalities")
     if modalities is not None:
         if not isinstance(modalities, list) or not all(isinstance(m, str) for m in modalities):
@@ -449,7 +475,7 @@ def validate_chat(body: Any, catalog: Mapping[str, Mapping[str, Any]]) -> FakeCh
     tools = _tools(body.get("tools"))
     tool_choice = _tool_choice(body.get("tool_choice"), tools)
     response_format = _response_format(body.get("response_format"))
-    effort = _choice(body, "reasoning_effort", ("minimal", "low", "medium", "high"))
+    effort = _choice(body, "reasoning_effort", REASONING_EFFORTS)
     return FakeChatRequest(
         model=model,
         messages=messages,
@@ -489,7 +515,7 @@ def validate_embeddings(
             raise _bad(f"input[{i}]", "must not be empty.", "unsupported_value")
     if len(inputs) > 2048:
         raise _bad("input", "at most 2048 inputs per request.", "unsupported_value")
-    encoding = _choice(body, "encoding_format", ("float", "base64")) or "float"
+    encoding = _choice(body, "encoding_format", ENCODING_FORMATS) or "float"
     dimensions = _positive_int(body, "dimensions")
     if dimensions is not None and dimensions > MAX_EMBEDDING_DIMENSIONS:
         raise _bad("dimensions", f"at most {MAX_EMBEDDING_DIMENSIONS}.", "unsupported_value")

@@ -1,0 +1,17 @@
+"""MkDocs hook: show Sphinx roles in docstrings (:meth:`close`) as plain code (`close`).
+
+The docstrings use reST roles, which mkdocstrings does not translate; without this hook the
+API reference would print the ``:meth:`` prefixes literally.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+_ROLE = re.compile(r":(?:meth|class|func|data|attr|mod|exc|obj):(<code>)")
+
+
+def on_page_content(html: str, **kwargs: Any) -> str:
+    """Drop the role prefix in front of the rendered inline code."""
+    return _ROLE.sub(r"\1", html)
