@@ -16,31 +16,51 @@ sends (single calls, streams, fan-outs alike) and reports back after it:
    worker.
 
 Implementations: the in-process :class:`Limiter` (and :class:`TierLimiter`, budgets
-from the GitHub Models tier presets) here, and a Redis one that shares one budget
-between processes and machines. Both are interchangeable behind this protocol, which
-is why it holds no client internals.
+from the GitHub Models tier presets) here, and :class:`RedisRateLimiter` (extra
+``ghmodels_async[redis]``, imported on first use so this module never imports redis)
+that shares one budget between processes and machines. All are interchangeable behind
+this protocol, which is why it holds no client internals.
 """
 
 from __future__ import annotations
 
-from typing import Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ._errors import RateLimitWaitTooLongError
 from ._info import RateLimitInfo
 from ._limiter import Limiter, Limits, Ticket
+from ._limiter_errors import LimiterUnavailableError
 from ._tiers import TIER_LIMITS, TierLimiter, tier_of
+
+if TYPE_CHECKING:
+    from ._redis_limiter import RedisRateLimiter
 
 __all__ = [
     "TIER_LIMITS",
     "Limiter",
+    "LimiterUnavailableError",
     "Limits",
     "RateLimitWaitTooLongError",
     "RateLimiter",
+    "RedisRateLimiter",
     "Ticket",
     "TierLimiter",
     "estimate_tokens",
     "tier_of",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    """``RedisRateLimiter`` is imported on first use: ``redis`` is an optional extra."""
+    if name == "RedisRateLimiter":
+        try:
+            from ._redis_limiter import RedisRateLimiter
+        except ImportError as exc:  # pragma: no cover - depends on the environment
+            raise ImportError(
+                "RedisRateLimiter needs the redis extra: pip install 'ghmodels_async[redis]'"
+            ) from exc
+        return RedisRateLimiter
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @runtime_checkable

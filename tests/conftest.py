@@ -5,6 +5,9 @@ and the recorded retry sleep.
 client asks for is recorded (``retry_sleeps.waits``) and returns at once, so tests
 assert the exact requested waits instead of timing windows. ``retry_sleeps.block =
 True`` makes the waits hang instead (until ``close()`` wakes them, as it must).
+
+``redis_server`` / ``redis_url``: one real redis-server process for the session, emptied
+for each test (the Redis limiter tests).
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections.abc import Callable, Iterator
 
 import aiohttp
 import pytest
+from redis_server import RedisServer
 
 from ghmodels_async import Client
 
@@ -65,3 +69,21 @@ def retry_sleeps() -> Iterator[RetrySleeps]:
         yield sleeps
     finally:
         Client._sleep = original
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer]:
+    """One redis-server for the session (each test flushes it through ``redis_url``)."""
+    server = RedisServer()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer) -> str:
+    """The URL of the session's redis-server, emptied for this test."""
+    import redis
+
+    with redis.Redis.from_url(redis_server.url) as connection:
+        connection.flushall()
+    return redis_server.url
