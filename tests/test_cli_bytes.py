@@ -1,0 +1,75 @@
+"""The command line given bytes that are not UTF-8 (standard input, arguments), bad
+serve-fake options and a busy port: one line on stderr and exit 2, never a traceback."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import socket
+import sys
+
+import pytest
+
+CLI = [sys.executable, "-m", "ghmodels_async"]
+
+
+async def run_cli(*args: str | bytes, stdin: bytes = b"") -> tuple[int, str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "GITHUB_TOKEN"}
+    env["LC_ALL"] = "C.UTF-8"
+    proc = await asyncio.create_subprocess_exec(
+        *CLI, *args, env=env, stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    try:
+        out, err = await asyncio.wait_for(proc.communicate(stdin), 60)
+    except TimeoutError:  # a server that should have refused to start: leave none behind
+        proc.kill()
+        await proc.wait()
+        raise
+    assert proc.returncode is not None
+    return proc.returncode, out.decode(), err.decode()
+
+
+async def test_standard_input_that_is_not_utf8_is_a_usage_error() -> None:
+    code, out, err = await run_cli("--fake", "chat", stdin=b"hello \xff\xfe world\n")
+    assert code == 2, err
+    assert "Traceback" not in err and "UTF-8" in err and out == ""
+
+
+@pytest.mark.parametrize("argv", [["chat", b"\xff"], ["chat", "-s", b"\xc3", "hi"]])
+async def test_an_argument_that_is_not_utf8_is_a_usage_error(argv: list[str | bytes]) -> None:
+    code, _, err = await run_cli("--fake", *argv)
+    assert code == 2, err
+    assert "Traceback" not in err and "UTF-8" in err
+
+
+@pytest.mark.parametrize(
+    "fault",
+    ["", "429:abc", "429:2", "700", "no_such_fault", "rate_limit;wait=x", "429:0.1:0.2",
+     ":0.5", "rate_limit;=3"],
+)
+async def test_a_malformed_fault_exits_2_with_a_message(fault: str) -> None:
+    code, out, err = await run_cli("serve-fake", "--fault", fault)
+    assert code == 2, (out, err)
+    assert "Traceback" not in err and "--fault" in err
+
+
+async def test_a_port_in_use_is_a_clear_error() -> None:
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        code, _, err = await run_cli("serve-fake", "--port", str(port))
+    assert code != 0 and "Traceback" not in err
+    assert str(port) in err and "in use" in err
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["--port", "99999"], ["--port", "-1"], ["--chunk-delay", "-1"], ["--chunk-delay", "nan"],
+     ["--rate-limits", "--rate-window", "inf"], ["--rate-limits", "--rate-window", "0"]],
+)
+async def test_bad_serve_fake_numbers_exit_2(argv: list[str]) -> None:
+    code, _, err = await run_cli("serve-fake", *argv)
+    assert code == 2 and "Traceback" not in err
+    assert argv[-2] in err or "rate-window" in err
