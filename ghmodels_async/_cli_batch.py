@@ -185,7 +185,7 @@ async def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
     from .progress import Progress
 
     source, target = Path(args.input), Path(args.output)
-    if not source.is_file():
+    if not source.exists():
         raise ValidationError(f"input file not found: {source}", field="input")
     if source.resolve() == target.resolve():
         raise ValidationError("IN and OUT must be different files", field="output")

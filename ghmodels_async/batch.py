@@ -45,7 +45,7 @@ from ._errors import (
     ValidationError,
 )
 from .client import Client, Completions, Embeddings
-from .fanout import fan_out_stream
+from .fanout import _check_limits, fan_out_stream
 from .progress import Progress
 
 __all__ = [
@@ -293,6 +293,15 @@ class BatchRun:
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValidationError("concurrency must be an integer >= 1", field="concurrency")
+        if (isinstance(max_consecutive_failures, bool)
+                or not isinstance(max_consecutive_failures, int) or max_consecutive_failures < 0):
+            raise ValidationError(
+                "max_consecutive_failures must be an integer >= 0 (0: never stop), got "
+                f"{max_consecutive_failures!r}", field="max_consecutive_failures",
+            )  # fmt: skip
+        _check_limits(concurrency, requests_per_minute)  # the fan-out's own check, up front
+        if model is not None and not isinstance(model, str):
+            raise ValidationError(f"model must be a string, got {model!r}", field="model")
         self.client = client
         self.source = Path(source)
         self.target = Path(target)
@@ -378,6 +387,12 @@ class BatchRun:
             return
         summary = self.summary
         if not self.source.is_file():
+            if self.source.exists():
+                raise ValidationError(
+                    f"input is not a regular file: {self.source} (a batch reads its input "
+                    "twice and resumes from it: save a pipe's lines to a file first)",
+                    field="input",
+                )  # fmt: skip
             raise ValidationError(f"input file not found: {self.source}", field="input")
         if self.target.exists() and not self.target.is_file():
             raise ValidationError(f"output is not a regular file: {self.target}", field="output")
@@ -461,6 +476,10 @@ class BatchRun:
                             f"(last: {result.error_type}); rerun with --retry-failed"
                         )
                         break
+        except OSError as exc:  # the input cannot be read any more (what is in OUT stays)
+            summary.stopped = BatchStoppedError(
+                f"cannot read {exc.filename or self.source}: {exc.strerror or exc}"
+            )
         except (asyncio.CancelledError, KeyboardInterrupt):
             summary.interrupted = True
             raise

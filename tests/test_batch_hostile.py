@@ -13,7 +13,7 @@ import pytest
 from rawserver import RawConnection, RawServer, json_answer
 
 from ghmodels_async import Client, ValidationError
-from ghmodels_async.batch import BadLine, BatchRequest, BatchRun, parse_line
+from ghmodels_async.batch import BadLine, BatchRequest, BatchRun, BatchStoppedError, parse_line
 from ghmodels_async.cli import main
 from ghmodels_async.testing import FakeServer
 
@@ -162,3 +162,45 @@ async def test_a_200_that_is_not_a_completion_is_that_lines_typed_error(
     assert len(rows) == 3
     assert all(row["response"] is None and row["error"]["type"] for row in rows)
     assert summary.answered == 0 and summary.failed_count == 3
+
+
+@pytest.mark.parametrize(
+    ("option", "value"),
+    [("max_consecutive_failures", -1), ("max_consecutive_failures", "10"),
+     ("max_consecutive_failures", True), ("requests_per_minute", 0),
+     ("requests_per_minute", float("nan")), ("model", 5), ("concurrency", 0)],
+)
+async def test_bad_batch_options_are_refused_by_name(
+    tmp_path: Path, option: str, value: Any
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(body("x")) + "\n", "utf-8")
+    async with FakeServer() as server, Client("t", base_url=server.url) as client:
+        with pytest.raises(ValidationError) as caught:
+            BatchRun(client, source, tmp_path / "out.jsonl", **{option: value})
+    assert caught.value.field == option
+
+
+async def test_an_input_that_is_not_a_regular_file_is_named_as_such(tmp_path: Path) -> None:
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    async with FakeServer() as server, Client("t", base_url=server.url) as client:
+        with pytest.raises(ValidationError, match="not a regular file") as caught:
+            await BatchRun(client, fifo, tmp_path / "out.jsonl").run()
+    assert caught.value.field == "input"
+
+
+async def test_an_input_that_cannot_be_read_stops_the_batch_with_a_typed_error(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(body("x")) + "\n", "utf-8")
+    async with FakeServer() as server, Client("t", base_url=server.url) as client:
+        run = BatchRun(client, source, tmp_path / "out.jsonl")
+        run.prepare()
+        source.unlink()
+        source.mkdir()  # swapped for a directory between the check and the reading
+        summary = await run.run()
+    assert isinstance(summary.stopped, BatchStoppedError)
+    assert "cannot read" in str(summary.stopped) and str(source) in str(summary.stopped)
+    assert not summary.complete

@@ -22,7 +22,7 @@ async def run_cli(*args: str | bytes, stdin: bytes = b"") -> tuple[int, str, str
     )  # fmt: skip
     try:
         out, err = await asyncio.wait_for(proc.communicate(stdin), 60)
-    except TimeoutError:  # a server that should have refused to start: leave none behind
+    except asyncio.TimeoutError:  # a server that should have refused to start: leave none behind
         proc.kill()
         await proc.wait()
         raise
