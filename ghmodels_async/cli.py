@@ -397,8 +397,27 @@ def describe_error(error: BaseException, model: str | None = None) -> tuple[int,
     return EXIT_ERROR, str(error) or type(error).__name__
 
 
+def _fill_closed_std_streams() -> None:
+    """Put ``/dev/null`` on standard streams the caller closed (``>&-``, some daemons).
+
+    Otherwise ``sys.stdout`` is ``None`` (a crash at the first message) and the next
+    file opened takes descriptor 1 or 2, where stray writes would land in it.
+    """
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                opened = os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor: fd
+                if opened != fd:
+                    os.close(opened)
+                    continue
+                setattr(sys, name, open(fd, mode, closefd=False))  # noqa: SIM115
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the command line; return the exit code."""
+    _fill_closed_std_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:

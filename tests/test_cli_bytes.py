@@ -5,8 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import socket
 import sys
+from pathlib import Path
 
 import pytest
 
@@ -73,3 +75,19 @@ async def test_bad_serve_fake_numbers_exit_2(argv: list[str]) -> None:
     code, _, err = await run_cli("serve-fake", *argv)
     assert code == 2 and "Traceback" not in err
     assert argv[-2] in err or "rate-window" in err
+
+
+@pytest.mark.parametrize("closed", [">&-", "2>&-", "<&- >&- 2>&-"])
+async def test_a_batch_run_with_standard_streams_closed_still_completes(
+    tmp_path: Path, closed: str
+) -> None:
+    source = tmp_path / "in.jsonl"
+    line = '{"model": "openai/gpt-4.1-mini", "messages": [{"role": "user", "content": "x"}]}\n'
+    source.write_text(line * 5, "utf-8")
+    target = tmp_path / "out.jsonl"
+    command = " ".join(shlex.quote(part) for part in [*CLI, "--fake", "batch", str(source),
+                                                        str(target)])
+    proc = await asyncio.create_subprocess_shell(f"exec {command} {closed}")
+    assert await asyncio.wait_for(proc.wait(), 60) == 0
+    rows = target.read_bytes().splitlines()
+    assert len(rows) == 5 and all(row.startswith(b'{"custom_id"') for row in rows)
