@@ -39,6 +39,7 @@ from . import (
 from ._cli_batch import EXIT_BATCH_INCOMPLETE, EXIT_TERMINATED, add_batch_command, cmd_batch
 from ._cli_fake import add_fault_options, serve_fake
 from .fanout import Outcome, fan_out
+from .progress import printable
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -428,7 +429,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return asyncio.run(COMMANDS[args.command](args, stream))
     except GHModelsError as error:
         code, message = describe_error(error, _option(args, "model"))
-        print(f"ghmodels: error: {message}", file=sys.stderr)
+        print(f"ghmodels: error: {printable(message)}", file=sys.stderr)
         return code
     except KeyboardInterrupt:
         print("ghmodels: interrupted", file=sys.stderr)

@@ -91,3 +91,58 @@ async def test_a_batch_run_with_standard_streams_closed_still_completes(
     assert await asyncio.wait_for(proc.wait(), 60) == 0
     rows = target.read_bytes().splitlines()
     assert len(rows) == 5 and all(row.startswith(b'{"custom_id"') for row in rows)
+
+
+HOSTILE = "\x1b]0;pwned\x07\x1b[2J\r\nghmodels: all good\x9b31m"
+
+
+async def test_a_servers_message_cannot_write_control_sequences_to_the_terminal(
+    tmp_path: Path,
+) -> None:
+    from rawserver import RawConnection, RawServer, json_answer
+
+    async def hostile(conn: RawConnection) -> None:
+        while await conn.read_request() is not None:
+            payload = {"error": {"code": "RateLimitReached", "message": HOSTILE}}
+            await conn.write(json_answer(429, payload, {"retry-after": "0.2"}))
+
+    source = tmp_path / "in.jsonl"
+    source.write_text(
+        '{"model": "openai/gpt-4.1-mini", "messages": [{"role": "user", "content": "x"}]}\n',
+        "utf-8",
+    )
+    async with RawServer(hostile) as server:
+        for argv in (["chat", "hi"], ["batch", str(source), str(tmp_path / "out.jsonl"),
+                                      "--progress", "plain", "--progress-interval", "0.05"]):
+            env = {**os.environ, "GITHUB_TOKEN": "t"}
+            proc = await asyncio.create_subprocess_exec(
+                *CLI, "--base-url", server.url, *argv, env=env,
+                stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            )  # fmt: skip
+            out, err = await asyncio.wait_for(proc.communicate(), 60)
+            text = (out + err).decode("utf-8", "replace")
+            assert proc.returncode != 0
+            assert "RateLimitReached" in text or "rate limited" in text, text
+            assert "\x1b" not in text and "\x07" not in text and "\x9b" not in text, text
+            assert "\nghmodels: all good" not in text, text
+
+
+def test_printable_escapes_control_characters_and_bounds_the_length() -> None:
+    from ghmodels_async.progress import printable
+
+    assert printable("a\x1b[2Jb\r\nc\x07\x9bd") == "a\\x1b[2Jb\\x0d\\x0ac\\x07\\x9bd"
+    assert printable("é ok ✓") == "é ok ✓"
+    assert len(printable("x" * 10_000)) == 500
+
+
+def test_the_batch_summary_escapes_what_it_quotes(tmp_path: Path) -> None:
+    import io
+
+    from ghmodels_async._cli_batch import write_summary
+    from ghmodels_async.batch import BatchSummary
+
+    summary = BatchSummary(bad_lines=[(3, "line 3: \x1b]0;x\x07 bad")], bad_line_count=1)
+    summary.failed["BadLine"] = 1
+    out = io.StringIO()
+    write_summary(summary, out, tmp_path / "out.jsonl")
+    assert "\x1b" not in out.getvalue() and "\\x1b]0;x\\x07 bad" in out.getvalue()
