@@ -192,7 +192,16 @@ def parse_line(line: int, raw: bytes, model: str | None = None) -> BatchRequest 
             ) from None
         data = _object(data, "a line")
         url: str | None = None
-        if "body" in data and set(data) <= _BATCH_LINE_KEYS:
+        batch_line = "body" in data and "messages" not in data and "input" not in data
+        if batch_line and not set(data) <= _BATCH_LINE_KEYS:
+            raw_id = data.get("custom_id")
+            custom_id = raw_id if isinstance(raw_id, str) else None
+            unknown = ", ".join(sorted(repr(key) for key in set(data) - _BATCH_LINE_KEYS))[:200]
+            raise ValidationError(
+                f"unknown key {unknown} in a batch line (custom_id, method, url, body); "
+                "request options go inside body", field=sorted(set(data) - _BATCH_LINE_KEYS)[0],
+            )  # fmt: skip
+        if batch_line:
             raw_id = data.get("custom_id")
             if raw_id is not None and not isinstance(raw_id, str):
                 raise ValidationError("custom_id must be a string", field="custom_id")

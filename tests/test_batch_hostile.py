@@ -204,3 +204,12 @@ async def test_an_input_that_cannot_be_read_stops_the_batch_with_a_typed_error(
     assert isinstance(summary.stopped, BatchStoppedError)
     assert "cannot read" in str(summary.stopped) and str(source) in str(summary.stopped)
     assert not summary.complete
+
+
+def test_a_batch_line_with_an_unknown_key_names_it() -> None:
+    raw = json.dumps({"custom_id": "a", "method": "POST", "url": "/v1/chat/completions",
+                      "body": body("x"), "metadata": {"k": 1}}).encode()
+    parsed = parse_line(4, raw)
+    assert isinstance(parsed, BadLine)
+    assert "metadata" in str(parsed.error) and "line 4" in str(parsed.error)
+    assert parsed.custom_id == "a"
