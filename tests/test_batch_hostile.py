@@ -213,3 +213,33 @@ def test_a_batch_line_with_an_unknown_key_names_it() -> None:
     assert isinstance(parsed, BadLine)
     assert "metadata" in str(parsed.error) and "line 4" in str(parsed.error)
     assert parsed.custom_id == "a"
+
+
+@pytest.mark.parametrize(("signum", "code"), [(2, 130), (15, 143)])
+async def test_a_signal_during_the_first_requests_retry_wait_stops_cleanly(
+    tmp_path: Path, signum: int, code: int
+) -> None:
+    import asyncio
+    import sys
+
+    source = tmp_path / "in.jsonl"
+    source.write_text("".join(json.dumps(body(f"p{n}")) + "\n" for n in range(3)), "utf-8")
+    target = tmp_path / "out.jsonl"
+    async with FakeServer() as server:
+        server.inject("rate_limit;wait=30", times=None)
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "ghmodels_async", "batch", "--base-url", server.url,
+            str(source), str(target), "-c", "1",
+            stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+            env={**os.environ, "GITHUB_TOKEN": "t"},
+        )  # fmt: skip
+        for _ in range(3000):  # until the first request got its 429: the 30 s wait begins
+            if server.requests:
+                break
+            await asyncio.sleep(0.01)
+        assert server.requests
+        process.send_signal(signum)
+        out, err = await asyncio.wait_for(process.communicate(), 20)
+    assert process.returncode == code
+    assert b"Traceback" not in err and b"interrupted" in out
+    assert not target.exists() or target.read_bytes() == b""
