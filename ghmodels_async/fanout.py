@@ -217,6 +217,7 @@ class _Pool(Generic[R]):
         self._slots: asyncio.Semaphore | None = None
         self._pull_lock: asyncio.Lock | None = None
         self._running = 0  # workers not yet done
+        self._started_workers = 0  # workers started (they only stop when the input ends)
         self._pending: dict[int, Outcome[R]] = {}  # ordered: finished, waiting for their turn
         self._next_to_yield = 0
         self._failure: BaseException | None = None  # the input's error, raised once drained
@@ -263,6 +264,7 @@ class _Pool(Generic[R]):
                 if pulled is None:
                     slots.release()
                     return
+                self._spawn()  # this worker is busy now: one more may pull, up to the cap
                 index, item = pulled
                 del pulled
                 await self._pacer.wait_turn()
@@ -288,10 +290,19 @@ class _Pool(Generic[R]):
         self._slots = asyncio.Semaphore(self._window)
         if self._async_items is not None:
             self._pull_lock = asyncio.Lock()
-        self._running = self._concurrency
-        self._workers = [
-            asyncio.ensure_future(self._worker()) for _ in range(self._concurrency)
-        ]
+        self._spawn()
+
+    def _spawn(self) -> None:
+        """Start one more worker unless ``concurrency`` are running or the input is done.
+
+        Workers start one by one as items turn up, so a huge ``concurrency`` over a short
+        input costs a task per item, never a task per unit of ``concurrency``.
+        """
+        if self._exhausted or self._started_workers >= self._concurrency:
+            return
+        self._started_workers += 1
+        self._running += 1
+        self._workers.append(asyncio.ensure_future(self._worker()))
 
     async def next_outcome(self) -> Outcome[R] | None:
         assert self._queue is not None

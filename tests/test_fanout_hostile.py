@@ -159,3 +159,26 @@ async def test_ordered_with_a_head_that_never_finishes_pulls_at_most_the_window(
         await consumer
     await stream.aclose()
     assert await settle_tasks(before) == set()
+
+
+async def test_a_huge_concurrency_starts_workers_only_for_the_items_there_are() -> None:
+    async def work(item: int) -> int:
+        return item
+
+    before = asyncio.all_tasks()
+    peak = 0
+
+    async def count_tasks(item: int) -> int:
+        nonlocal peak
+        peak = max(peak, len(asyncio.all_tasks() - before))
+        return await work(item)
+
+    stream = fan_out_stream(count_tasks, range(5), concurrency=10**9)
+    outcomes = await asyncio.wait_for(_collect(stream), 10)
+    assert sorted(o.value for o in outcomes) == [0, 1, 2, 3, 4]
+    assert peak <= 7  # the consumer task of wait_for, and one worker per item plus one
+    assert await settle_tasks(before) == set()
+
+
+async def _collect(stream: Any) -> list[Any]:
+    return [outcome async for outcome in stream]
