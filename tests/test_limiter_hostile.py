@@ -153,3 +153,12 @@ async def test_a_read_only_replica_is_a_typed_error(redis_url: str) -> None:
         await limiter.aclose()
     finally:
         replica.stop()
+
+
+@pytest.mark.parametrize("entry", [None, "openai/gpt-4.1", {"id": "a"}, 5])
+def test_tier_of_refuses_what_is_not_a_catalog_entry(entry: object) -> None:
+    from ghmodels_async.ratelimit import tier_of
+
+    with pytest.raises(ValidationError) as caught:
+        tier_of(entry)  # type: ignore[arg-type]
+    assert caught.value.field == "model"
