@@ -264,7 +264,8 @@ class _Pool(Generic[R]):
                 if pulled is None:
                     slots.release()
                     return
-                self._spawn()  # this worker is busy now: one more may pull, up to the cap
+                if self._started_workers < self._concurrency:
+                    self._spawn()  # this worker is busy now: one more may pull, up to the cap
                 index, item = pulled
                 del pulled
                 await self._pacer.wait_turn()
