@@ -89,7 +89,8 @@ class RecordedRequest:
 class FakeServer:
     """The fake GitHub Models server; use ``async with`` or ``start()``/``close()``.
 
-    - ``token``: None accepts any non-empty bearer token; a string accepts only it.
+    - ``token``: None accepts any non-empty bearer token (or Azure ``api-key``); a
+      string accepts only it.
     - ``quirks``: stream like the Azure backend (filter chunks, missing model, CRLF...).
     - ``rate_limits``: True (published tiers) or a :class:`RateLimitTable` to emulate 429s.
     - ``chunk_delay``: seconds between SSE events. ``seed``: seeds fault randomness.
@@ -287,8 +288,13 @@ class FakeServer:
         return rec
 
     def _user(self, request: web.Request) -> str:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        token = token.strip()
+        authorization = request.headers.get("Authorization")
+        key = request.headers.get("api-key")
+        if authorization is None and key is not None:  # Azure AI Foundry key auth
+            scheme, token = "bearer", key.strip()
+        else:
+            scheme, _, token = (authorization or "").partition(" ")
+            token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise FakeAPIError(401, "unauthorized", "Bad credentials: missing bearer token.")
         if token in MAGIC_TOKENS:
