@@ -1,0 +1,149 @@
+"""Hostile configuration: every bad ``base_url`` / ``headers`` / ``org`` is refused at
+construction with a ConfigurationError/ValidationError naming it, never a raw
+``ValueError`` at call time, never a request sent somewhere else than configured.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from rawserver import RawConnection, RawServer, json_answer
+
+from ghmodels_async import Client, ConfigurationError, GHModelsError, ValidationError
+
+TOKEN = "ghp_C0nfigTok3n0123456789abcdef"
+COMPLETION = {
+    "id": "c1",
+    "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
+                 "finish_reason": "stop"}],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize(
+    "base_url",
+    [
+        " http://127.0.0.1:1",  # whitespace around (a copied env var)
+        "http://127.0.0.1:1 ",
+        "http://127.0.0.1:1\n",
+        "http://12\t7.0.0.1:1",  # urlsplit silently drops tabs and newlines
+        "http://ho st",
+        "http://host/pa th",
+        "http://ho\x00st",
+        "http://[::1",  # urlsplit: ValueError
+        "http://host:abc",  # yarl at call time: ValueError
+        "http://host:99999",
+        "http://host:-1",
+        "http://host?",  # an empty query: the path would land in the query string
+        "http://host#",  # ... or in the fragment, never sent
+        "http://host/v1?",
+        "http://h@",  # userinfo, however short
+        "http://@host",
+        "http://user:pass@host",
+        "http://host/../x",  # dot segments: the request path would not be the configured one
+        "http://host/v1/./x",
+        "http://host/%2e%2e/x",
+        "http://host//x",
+        "javascript:alert(1)",
+        "file:///etc/passwd",
+        "ws://host",
+        "http:host",
+        "http://host\\x",  # yarl at call time: backslash in the authority
+        "http://ho<st",
+        "http://ho%41st",
+        "http://[::1]x",
+        "http://[zz]",
+        "http://host:80:80",
+    ],
+)
+def test_a_bad_base_url_is_refused_at_construction(base_url: str) -> None:
+    with pytest.raises(ConfigurationError) as info:
+        Client(TOKEN, base_url=base_url)
+    assert "base_url" in str(info.value)
+
+
+@pytest.mark.parametrize("base_url", [" http://127.0.0.1:1", "http://host:abc", "http://[::1"])
+def test_a_bad_base_url_from_the_environment_is_refused_too(
+    base_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GHMODELS_BASE_URL", base_url)
+    with pytest.raises(ConfigurationError, match="base_url"):
+        Client(TOKEN)
+
+
+@pytest.mark.parametrize(
+    ("base_url", "kept"),
+    [
+        ("https://models.github.ai/", "https://models.github.ai"),
+        ("HTTPS://models.github.ai", "HTTPS://models.github.ai"),
+        ("http://127.0.0.1:8000", "http://127.0.0.1:8000"),
+        ("http://[::1]:8000", "http://[::1]:8000"),
+        ("https://x.openai.azure.com/openai/deployments/gpt-4o_mini.v2",
+         "https://x.openai.azure.com/openai/deployments/gpt-4o_mini.v2"),
+        ("https://gateway.example/v1/acc~1/gw/", "https://gateway.example/v1/acc~1/gw"),
+        ("http://пример.example", "http://пример.example"),  # IDNA hosts are hosts
+    ],
+)
+def test_good_base_urls_are_kept(base_url: str, kept: str) -> None:
+    assert Client(TOKEN, base_url=base_url).base_url == kept
+
+
+async def test_a_base_url_with_a_path_sends_to_that_path() -> None:
+    paths: list[bytes] = []
+
+    async def handle(conn: RawConnection) -> None:
+        while (request := await conn.read_request()) is not None:
+            paths.append(request.split(b" ")[1])
+            await conn.write(json_answer(200, COMPLETION))
+
+    async with RawServer(handle) as server, Client(
+        TOKEN, base_url=server.url + "/gw/acc-1/", path_prefix="/v1"
+    ) as client:
+        await client.chat.completions.create(model="m", messages=[{"role": "user", "content": "x"}])
+    assert paths == [b"/gw/acc-1/v1/chat/completions"]
+
+
+@pytest.mark.parametrize(
+    "headers",
+    [{"X-A": 1}, {"X-A": b"x"}, {"X-A": None}, {1: "x"}, {b"X-A": "x"}],
+    ids=["int", "bytes", "none", "int-name", "bytes-name"],
+)
+async def test_non_string_header_names_and_values_are_named_in_the_error(
+    headers: dict[Any, Any],
+) -> None:
+    with pytest.raises(ValidationError) as info:
+        Client(TOKEN, headers=headers)
+    assert info.value.field == "headers"
+    (name, value), = headers.items()
+    assert repr(name) in str(info.value)
+    assert type(value if isinstance(name, str) else name).__name__ in str(info.value)
+    client = Client(TOKEN, base_url="http://127.0.0.1:9", max_retries=0)
+    async with client:
+        with pytest.raises(ValidationError) as call:
+            await client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "x"}], extra_headers=headers
+            )
+    assert call.value.field == "headers"
+    assert str(call.value) == str(info.value)
+
+
+@pytest.mark.parametrize(
+    "org",
+    # Cyrillic a, zero-width space, fullwidth a, Arabic-Indic digits
+    ["\u0430cme", "acme\u200b", "\uff41cme", "\u0661\u0662", "acme ", "acme\n", "-acme", "a--b",
+     "a" * 40, 7],
+)
+async def test_org_confusables_and_non_logins_are_refused(org: Any) -> None:
+    with pytest.raises(ValidationError) as made:
+        Client(TOKEN, org=org)
+    assert made.value.field == "org"
+    async with Client(TOKEN, base_url="http://127.0.0.1:9", max_retries=0) as client:
+        with pytest.raises(ValidationError) as info:
+            await client.chat.completions.create(
+                model="m", messages=[{"role": "user", "content": "x"}], org=org
+            )
+    assert info.value.field == "org"
+
+
+def test_every_configuration_error_is_a_library_error() -> None:
+    assert issubclass(ConfigurationError, GHModelsError)
