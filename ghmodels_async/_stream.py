@@ -140,6 +140,10 @@ class ChatCompletionStream:
         try:
             chunk = _chunk_decoder.decode(data)
         except DECODE_ERRORS as exc:
+            if data.strip() == _DONE:  # "data:  [DONE] ": a sloppy server's end all the same
+                self.last_data = None
+                self._finish()
+                raise StopAsyncIteration from None
             self.close()
             preview = data[:200].decode("utf-8", "replace")
             error = ResponseDecodeError(f"malformed stream chunk: {exc} (data: {preview!r})")
@@ -165,6 +169,7 @@ class ChatCompletionStream:
 
     def _finish(self) -> None:
         self._done = True
+        self._pending.clear()  # nothing after [DONE] is part of the answer
         handle, self._handle = self._handle, None
         if handle is not None:
             handle.release()

@@ -1,0 +1,147 @@
+"""Streams from servers that send what no spec allows: the stream ends at the first
+``[DONE]`` whatever follows, and every payload that is not a chunk is a typed
+ResponseDecodeError naming where it went wrong, with the connection closed. Raw loopback
+servers write the exact bytes.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from rawserver import RawConnection, RawServer, chunk, sse_answer
+
+from conftest import connector_counts, eventually
+from ghmodels_async import Client, ResponseDecodeError, StreamAccumulator
+from ghmodels_async.ratelimit import Limiter
+
+TOKEN = "ghp_Str3amTok3n0123456789abcdef"
+DONE = b"data: [DONE]\n\n"
+MESSAGES = [{"role": "user", "content": "x"}]
+
+
+def serve_stream(body: bytes) -> RawServer:
+    async def handle(conn: RawConnection) -> None:
+        if await conn.read_request() is not None:
+            await conn.write(sse_answer(body))
+
+    return RawServer(handle)
+
+
+async def chunks_of(body: bytes, **options: object) -> tuple[list[str | None], Client]:
+    """The content deltas a client reads from a stream whose body is ``body``."""
+    async with serve_stream(body) as server, Client(
+        TOKEN, base_url=server.url, max_retries=0, **options  # type: ignore[arg-type]
+    ) as client:
+        stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        seen = [c.choices[0].delta.content async for c in stream if c.choices]
+        # the stream is finished: asking again gives nothing, not what followed [DONE]
+        with pytest.raises(StopAsyncIteration):
+            await stream.__anext__()
+        assert stream.finished
+    return seen, client
+
+
+@pytest.mark.parametrize(
+    "tail",
+    [
+        DONE,
+        chunk("EVIL"),
+        b'data: {"error": {"message": "late"}}\n\n',
+        b"data: not json\n\n",
+        chunk("EVIL") + DONE,
+    ],
+    ids=["done-twice", "chunk-after-done", "error-after-done", "garbage-after-done", "both"],
+)
+async def test_nothing_after_the_first_done_is_delivered(tail: bytes) -> None:
+    seen, _ = await chunks_of(chunk("a") + chunk("b") + DONE + tail)
+    assert seen == ["a", "b"]
+
+
+async def test_events_after_done_in_a_later_block_are_not_read_either() -> None:
+    async def handle(conn: RawConnection) -> None:
+        if await conn.read_request() is not None:
+            await conn.write(sse_answer(chunk("a") + DONE))
+            await conn.write(chunk("EVIL"))
+
+    async with RawServer(handle) as server, Client(
+        TOKEN, base_url=server.url, max_retries=0
+    ) as client:
+        stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        completion = await stream.collect()
+    assert completion.choices[0].message.content == "a"
+
+
+@pytest.mark.parametrize("done", [b"data:  [DONE]\n\n", b"data: [DONE] \n\n", b"data:[DONE]\n\n"])
+async def test_done_with_stray_spaces_still_ends_the_stream(done: bytes) -> None:
+    seen, _ = await chunks_of(chunk("a") + done)
+    assert seen == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("payload", "where"),
+    [
+        (b"[1, 2]", "array"),
+        (b"null", "null"),
+        (b"42", "int"),
+        (b'"text"', "str"),
+        (b"true", "bool"),
+        (b'{"id": "c", "choices": null}', "$.choices"),
+        (b'{"id": "c", "choices": [{"index": 0, "delta": null}]}', "$.choices[0].delta"),
+        (b'{"id": "c", "choices": [{"index": 0, "delta": {"content": 5}}]}',
+         "$.choices[0].delta.content"),
+        (b'{"id": "c", "choices": {"0": {}}}', "$.choices"),
+    ],
+)
+@pytest.mark.parametrize("paced", [False, True])
+async def test_a_payload_that_is_not_a_chunk_is_a_decode_error_naming_it(
+    payload: bytes, where: str, paced: bool
+) -> None:
+    body = chunk("a") + b"data: " + payload + b"\n\n" + DONE
+    limiter = Limiter(max_concurrency=1) if paced else None
+    async with serve_stream(body) as server, Client(
+        TOKEN, base_url=server.url, max_retries=0, rate_limiter=limiter
+    ) as client:
+        stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        seen: list[object] = []
+        with pytest.raises(ResponseDecodeError) as info:
+            async for c in stream:
+                seen.append(c)
+        assert len(seen) == 1
+        assert where in str(info.value)
+        assert stream.finished
+        await eventually(lambda: connector_counts(client) == (0, 0))
+    if limiter is not None:  # the failed stream gave its slot back
+        assert limiter.in_flight("m") == 0
+
+
+async def test_an_id_change_mid_stream_keeps_the_first_id_and_all_the_text() -> None:
+    body = chunk("a") + chunk("b", id="other") + DONE
+    async with serve_stream(body) as server, Client(
+        TOKEN, base_url=server.url, max_retries=0
+    ) as client:
+        stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        completion = await stream.collect()
+    assert completion.id == "c1"
+    assert completion.choices[0].message.content == "ab"
+
+
+def test_the_accumulator_takes_chunks_with_odd_indexes_and_null_functions() -> None:
+    import msgspec
+
+    from ghmodels_async.types import ChatCompletionChunk
+
+    raw = [
+        {"id": "c", "choices": [{"index": 1, "delta": {"content": "second"}}]},
+        {"id": "c", "choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": 0, "id": "call_1", "function": None}]}}]},
+        {"id": "c", "choices": [{"index": 0, "delta": {"tool_calls": [
+            {"index": 0, "function": {"name": "f", "arguments": "{}"}}]}}]},
+    ]  # fmt: skip
+    accumulator = StreamAccumulator()
+    for item in raw:
+        accumulator.add(msgspec.json.decode(json.dumps(item).encode(), type=ChatCompletionChunk))
+    completion = accumulator.completion()
+    assert [c.index for c in completion.choices] == [0, 1]
+    call = completion.choices[0].message.tool_calls
+    assert call is not None and call[0].id == "call_1" and call[0].function.name == "f"
