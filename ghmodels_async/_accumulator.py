@@ -26,7 +26,9 @@ class _ToolCallParts:
 
 
 class _ChoiceParts:
-    __slots__ = ("content", "finish_reason", "reasoning", "refusal", "role", "tool_calls")
+    __slots__ = (
+        "content", "current", "finish_reason", "reasoning", "refusal", "role", "tool_calls",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.role = "assistant"
@@ -34,7 +36,25 @@ class _ChoiceParts:
         self.reasoning: list[str] = []
         self.refusal: list[str] = []
         self.finish_reason: str | None = None
-        self.tool_calls: dict[int, _ToolCallParts] = {}
+        # keyed by (index, n): n > 0 when a server numbers several calls with one index
+        self.tool_calls: dict[tuple[int, int], _ToolCallParts] = {}
+        self.current: dict[int, tuple[int, int]] = {}  # index -> the call it adds to now
+
+    def tool_call(self, index: int, call_id: str | None) -> _ToolCallParts:
+        """The call a fragment with ``index`` (and maybe an id) adds to: a fragment whose
+        id differs from the one its index had starts a new call (servers that send every
+        parallel call whole at index 0), one without an id goes on with the last call."""
+        key = self.current.get(index)
+        if key is not None:
+            call = self.tool_calls[key]
+            if not (call_id and call.id and call_id != call.id):
+                return call
+            key = (index, key[1] + 1)
+        else:
+            key = (index, 0)
+        call = self.tool_calls[key] = _ToolCallParts()
+        self.current[index] = key
+        return call
 
 
 class StreamAccumulator:
@@ -77,9 +97,7 @@ class StreamAccumulator:
                 parts.reasoning.append(thought)
             if delta.tool_calls:
                 for fragment in delta.tool_calls:
-                    call = parts.tool_calls.get(fragment.index)
-                    if call is None:
-                        call = parts.tool_calls[fragment.index] = _ToolCallParts()
+                    call = parts.tool_call(fragment.index, fragment.id)
                     if fragment.id:
                         call.id = fragment.id
                     if fragment.type:

@@ -145,3 +145,29 @@ def test_the_accumulator_takes_chunks_with_odd_indexes_and_null_functions() -> N
     assert [c.index for c in completion.choices] == [0, 1]
     call = completion.choices[0].message.tool_calls
     assert call is not None and call[0].id == "call_1" and call[0].function.name == "f"
+
+
+async def test_parallel_calls_all_numbered_zero_stay_separate_calls() -> None:
+    def fragment(**call: object) -> bytes:
+        delta = {"tool_calls": [{"index": 0, **call}]}
+        return b"data: " + json.dumps({"id": "c", "choices": [
+            {"index": 0, "delta": delta}]}).encode() + b"\n\n"  # fmt: skip
+
+    body = (
+        fragment(id="call_a", type="function", function={"name": "add", "arguments": '{"a":'})
+        + fragment(function={"arguments": " 1}"})
+        + fragment(id="call_b", type="function", function={"name": "mul", "arguments": "{}"})
+        + fragment(id="call_b", function={"arguments": ""})  # an id repeated: same call
+        + DONE
+    )
+    async with serve_stream(body) as server, Client(
+        TOKEN, base_url=server.url, max_retries=0
+    ) as client:
+        stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        completion = await stream.collect()
+    calls = completion.choices[0].message.tool_calls
+    assert calls is not None
+    assert [(c.id, c.function.name, c.function.arguments) for c in calls] == [
+        ("call_a", "add", '{"a": 1}'),
+        ("call_b", "mul", "{}"),
+    ]
