@@ -10,6 +10,7 @@ retries and sleeps for nobody.
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
 from collections.abc import Awaitable, Iterator, Mapping
 from typing import Annotated, Any, NoReturn
@@ -127,6 +128,12 @@ def _transport_error(
     raise APIConnectionError(
         f"connection failed during the {what}: {reason}", retryable=retryable
     ) from None
+
+
+def _limit(seconds: float | None) -> float | None:
+    """A Timeout field as aiohttp takes it: infinity means no limit (aiohttp would fail
+    rounding it to a loop time)."""
+    return None if seconds is None or seconds == math.inf else seconds
 
 
 def _drop_response(task: asyncio.Future[aiohttp.ClientResponse]) -> None:
@@ -262,11 +269,12 @@ class Transport:
         if entry is None or entry[0] is not timeout:
             if len(self._timeouts) >= _CACHE_LIMIT:
                 self._timeouts.clear()
+            connect = _limit(timeout.connect)
             entry = self._timeouts[id(timeout)] = (
                 timeout,
-                aiohttp.ClientTimeout(total=timeout.total, connect=timeout.connect),
+                aiohttp.ClientTimeout(total=_limit(timeout.total), connect=connect),
                 aiohttp.ClientTimeout(
-                    total=None, connect=timeout.connect, sock_read=timeout.stream_idle
+                    total=None, connect=connect, sock_read=_limit(timeout.stream_idle)
                 ),
             )
         return entry[2] if streaming else entry[1]

@@ -200,6 +200,10 @@ class Client:
         self._redactor = Redactor(token, api_key)
         self._timeout = Timeout.coerce(timeout)
         self._retry = RetryPolicy(max_retries=max_retries, max_retry_wait=max_retry_wait)
+        if on_retry is not None and not callable(on_retry):
+            raise ConfigurationError(
+                f"on_retry must be a callable taking a RetryEvent, got {type(on_retry).__name__}"
+            )
         self._on_retry = on_retry
         if rate_limiter is not None and (
             isinstance(rate_limiter, type) or not isinstance(rate_limiter, RateLimiter)
@@ -415,6 +419,8 @@ class Client:
                         return raw
                     raise error_for_answer(raw.status, raw.headers, raw.body)
                 except _JUDGED as failure:
+                    # scrubbed now: an on_retry hook that raises chains its own error to it
+                    self._redactor.scrub(failure)
                     decision = retry_decision(policy, attempt, failure)
                     if isinstance(decision, BaseException):
                         raise decision from None

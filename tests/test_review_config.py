@@ -8,11 +8,23 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from rawserver import RawConnection, RawServer, json_answer
+from rawserver import RawConnection, RawServer, http_answer, json_answer
 
-from ghmodels_async import Client, ConfigurationError, GHModelsError, ValidationError
+from ghmodels_async import (
+    Client,
+    ConfigurationError,
+    GHModelsError,
+    RetryEvent,
+    RetryPolicy,
+    Timeout,
+    ValidationError,
+)
+from ghmodels_async._retry import next_delay
+from ghmodels_async.testing import FakeServer
 
 TOKEN = "ghp_C0nfigTok3n0123456789abcdef"
+MODEL = "openai/gpt-4.1"
+MESSAGES = [{"role": "user", "content": "x"}]
 COMPLETION = {
     "id": "c1",
     "choices": [{"index": 0, "message": {"role": "assistant", "content": "ok"},
@@ -147,3 +159,68 @@ async def test_org_confusables_and_non_logins_are_refused(org: Any) -> None:
 
 def test_every_configuration_error_is_a_library_error() -> None:
     assert issubclass(ConfigurationError, GHModelsError)
+
+
+# ---------------------------------------------------------------------------
+# limits at infinity, hooks that are not callables, hooks that raise
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "timeout",
+    [float("inf"), Timeout(connect=float("inf"), total=float("inf"), stream_idle=float("inf"))],
+    ids=["number", "fields"],
+)
+async def test_an_infinite_timeout_means_no_limit(timeout: Any) -> None:
+    async with FakeServer() as server, Client(TOKEN, base_url=server.url) as client:
+        plain = await client.chat.completions.create(
+            model=MODEL, messages=MESSAGES, timeout=timeout
+        )
+        stream = await client.chat.completions.create(
+            model=MODEL, messages=MESSAGES, stream=True, timeout=timeout
+        )
+        streamed = await stream.collect()
+    async with FakeServer() as server, Client(
+        TOKEN, base_url=server.url, timeout=timeout
+    ) as client:
+        await client.embeddings.create(model="openai/text-embedding-3-small", input="x")
+    assert plain.choices[0].message.content == streamed.choices[0].message.content
+
+
+def test_on_retry_must_be_callable() -> None:
+    with pytest.raises(ConfigurationError, match="on_retry"):
+        Client(TOKEN, on_retry=5)  # type: ignore[arg-type]
+
+
+def test_a_huge_max_retries_never_overflows_the_backoff() -> None:
+    policy = RetryPolicy(max_retries=10**6, initial_backoff=0.5, max_backoff=8.0)
+    assert next_delay(5000, policy, None, rand=lambda: 1.0) == (8.0, False)
+
+
+async def test_an_on_retry_hook_that_raises_chains_no_token() -> None:
+    page = f"500 for Authorization: Bearer {TOKEN}".encode()
+
+    async def handle(conn: RawConnection) -> None:
+        while await conn.read_request() is not None:
+            await conn.write(http_answer(500, page, {"Retry-After": "0"}))
+
+    class Abort(Exception):
+        pass
+
+    def abort(event: RetryEvent) -> None:
+        raise Abort(event.reason)
+
+    async with RawServer(handle) as server, Client(
+        TOKEN, base_url=server.url, max_retries=2, on_retry=abort
+    ) as client:
+        with pytest.raises(Abort) as info:
+            await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    chain: list[BaseException] = []
+    error: BaseException | None = info.value
+    while error is not None:
+        chain.append(error)
+        error = error.__cause__ or error.__context__
+    assert len(chain) == 2  # the hook's error, then the scrubbed failure it interrupted
+    for link in chain:
+        assert TOKEN not in str(link) and TOKEN not in repr(vars(link))
+        assert all(TOKEN not in repr(arg) for arg in link.args)
