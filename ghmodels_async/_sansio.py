@@ -318,7 +318,7 @@ _HINTS = {
     "messages": "a non-empty list of messages",
     "tool_call_id": "the non-empty id of the tool call this message answers",
 }
-_AT = r" - at `\$\.?(?P<path>[^`]*)`$"
+_AT = r" - at (?P<key>`key` in )?`\$\.?(?P<path>[^`]*)`$"
 _LAST_NAME = r"([A-Za-z_]+)(?:\[\d+\])*$"
 _MISSING = r"missing required field `([^`]+)`"
 
@@ -329,6 +329,9 @@ def validation_error(exc: msgspec.ValidationError, what: str) -> ValidationError
     match = re.search(_AT, text)
     path = match.group("path") if match else ""
     problem = text[: match.start()] if match else text
+    keyed = match is not None and match.group("key") is not None
+    if keyed:  # msgspec: "... - at `key` in `$.messages[0]`"
+        problem = f"a key of this mapping is not valid ({problem})"
     if problem.startswith("Expected `str` matching regex"):
         problem = "Invalid value"
     missing = re.search(_MISSING, problem)
@@ -336,7 +339,7 @@ def validation_error(exc: msgspec.ValidationError, what: str) -> ValidationError
         path = f"{path}.{missing.group(1)}" if path else missing.group(1)
     name_match = re.search(_LAST_NAME, path)
     hint = _HINTS.get(name_match.group(1)) if name_match else None
-    if "unknown field" in problem or missing:
+    if "unknown field" in problem or missing or keyed:
         hint = None
     where = path or what
     message = f"invalid {what} argument {where}: {problem}"
@@ -380,19 +383,63 @@ def _plain_list(items: Any, field: str) -> Any:
     return items
 
 
+def _surrogate_path(value: Any, path: str) -> str | None:
+    """Where in ``value`` a string holds a lone surrogate (``"\\ud800"``), or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(value, msgspec.Struct):
+        value = msgspec.to_builtins(value)
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _surrogate_path(key, path) or _surrogate_path(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = _surrogate_path(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _unencodable_text(value: Any, what: str) -> ValidationError:
+    where = (_surrogate_path(value, "") or "").lstrip(".") or what
+    return ValidationError(
+        f"invalid {what} argument {where}: the text holds a lone surrogate (e.g. '\\ud800'), "
+        "which is not valid Unicode and cannot be sent as UTF-8 JSON",
+        field=where,
+    )
+
+
 def _encode(payload: dict[str, Any], kind: type[Any], what: str, extra_body: Any) -> bytes:
     try:
         request = msgspec.convert(payload, kind)
     except msgspec.ValidationError as exc:
         raise validation_error(exc, what) from None
     if extra_body is None:
-        return _encoder.encode(request)
+        try:
+            return _encoder.encode(request)
+        except UnicodeEncodeError:
+            raise _unencodable_text(request, what) from None
     if not isinstance(extra_body, Mapping):
         raise ValidationError("extra_body must be a mapping", field="extra_body")
     merged = msgspec.to_builtins(request)
     merged.update(extra_body)
     try:
         return _encoder.encode(merged)
+    except UnicodeEncodeError:
+        extra = _surrogate_path(extra_body, "extra_body")
+        if extra is not None:
+            raise ValidationError(
+                f"{extra} holds a lone surrogate (e.g. '\\ud800'), which is not valid "
+                "Unicode and cannot be sent as UTF-8 JSON",
+                field=extra,
+            ) from None
+        raise _unencodable_text(merged, what) from None
     except (TypeError, OverflowError) as exc:
         raise ValidationError(
             f"extra_body is not JSON-encodable: {exc}", field="extra_body"

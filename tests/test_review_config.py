@@ -224,3 +224,36 @@ async def test_an_on_retry_hook_that_raises_chains_no_token() -> None:
     for link in chain:
         assert TOKEN not in str(link) and TOKEN not in repr(vars(link))
         assert all(TOKEN not in repr(arg) for arg in link.args)
+
+
+# ---------------------------------------------------------------------------
+# text that cannot be UTF-8, keys that are not strings: ValidationError naming the place
+# ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("options", "field"),
+    [
+        ({"messages": [{"role": "user", "content": "a\ud800b"}]}, "messages[0].content"),
+        ({"messages": [{"role": "user", "content": [{"type": "text", "text": "\udfff"}]}]},
+         "messages[0].content[0].text"),
+        ({"stop": ["ok", "\ud83d"]}, "stop[1]"),
+        ({"extra_body": {"user": "\ud800"}}, "extra_body.user"),
+        ({"extra_body": {"meta": {"k": ["\ud800"]}}}, "extra_body.meta.k[0]"),
+        ({"messages": [{"role": "user", "content": "x", 5: "y"}]}, "messages[0]"),
+    ],
+)  # fmt: skip
+@pytest.mark.parametrize("stream", [False, True])
+async def test_unsendable_text_and_keys_are_named_before_any_io(
+    options: dict[str, Any], field: str, stream: bool
+) -> None:
+    options = {"messages": MESSAGES, **options}
+    async with RawServer(lambda conn: conn.read_request()) as server, Client(  # type: ignore[arg-type,return-value]
+        TOKEN, base_url=server.url, max_retries=0
+    ) as client:
+        with pytest.raises(ValidationError) as info:
+            await client.chat.completions.create(model=MODEL, stream=stream, **options)
+        with pytest.raises(ValidationError):
+            await client.embeddings.create(model=MODEL, input=["ok", "\ud800"])
+    assert info.value.field == field, str(info.value)
+    assert server.connections == 0
