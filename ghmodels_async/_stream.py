@@ -33,6 +33,8 @@ __all__ = ["ByteStream", "ChatCompletionStream"]
 
 _DONE = b"[DONE]"
 _chunk_decoder = msgspec.json.Decoder(ChatCompletionChunk)
+_completion_decoder = msgspec.json.Decoder(ChatCompletion)
+_json_encoder = msgspec.json.Encoder()
 
 
 class ByteStream(Protocol):
@@ -123,6 +125,39 @@ class ChatCompletionStream:
                 raise IncompleteStreamError(
                     "the stream ended before 'data: [DONE]': the answer is incomplete"
                 ) from None
+
+    def _from_json(self, body: bytes) -> None:
+        """Serve a whole JSON completion (from a server that does not stream) as one
+        chunk and ``[DONE]``; an error body raises StreamEventError, anything else
+        ResponseDecodeError. The connection is handed back at once."""
+        handle, self._handle = self._handle, None
+        completion: ChatCompletion | None
+        try:
+            completion = _completion_decoder.decode(body)
+            problem = "it has no choices"
+        except DECODE_ERRORS as exc:
+            completion, problem = None, str(exc)
+        if completion is None or (not completion.choices and not completion.id):
+            if handle is not None:
+                handle.close()
+            self.close()
+            self._raise_if_error(body)
+            preview = body[:200].decode("utf-8", "replace")
+            error = ResponseDecodeError(
+                "the server answered a streaming request with JSON that is not a chat "
+                f"completion: {problem} (body starts: {preview!r})"
+            )
+            raise self._redactor.scrub(error) from None
+        if handle is not None:
+            handle.release()
+        data = msgspec.to_builtins(completion)
+        for choice in data.get("choices") or ():
+            delta = choice.pop("message", None) or {}
+            for i, call in enumerate(delta.get("tool_calls") or ()):
+                call["index"] = i
+            choice["delta"] = delta
+        data["object"] = "chat.completion.chunk"
+        self._pending[:] = [_DONE, _json_encoder.encode(data)]
 
     async def __anext__(self) -> ChatCompletionChunk:
         pending = self._pending

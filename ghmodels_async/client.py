@@ -475,6 +475,11 @@ class Client:
         handle = await transport.open_stream(url, headers, body, timeout)
         if handle.status < 300:
             opened = ChatCompletionStream(handle, self._max_event_bytes, self._redactor)
+            content_type = handle.headers.get("content-type") or ""
+            if content_type.lower().startswith("application/json"):
+                # a server that ignores "stream": true answers the whole completion
+                opened._from_json(await handle.read_all(transport.max_response_bytes))
+                return opened
             await opened._fill()
             return opened
         try:

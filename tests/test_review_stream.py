@@ -9,10 +9,10 @@ from __future__ import annotations
 import json
 
 import pytest
-from rawserver import RawConnection, RawServer, chunk, sse_answer
+from rawserver import RawConnection, RawServer, chunk, json_answer, sse_answer
 
 from conftest import connector_counts, eventually
-from ghmodels_async import Client, ResponseDecodeError, StreamAccumulator
+from ghmodels_async import Client, ResponseDecodeError, StreamAccumulator, StreamEventError
 from ghmodels_async.ratelimit import Limiter
 
 TOKEN = "ghp_Str3amTok3n0123456789abcdef"
@@ -171,3 +171,61 @@ async def test_parallel_calls_all_numbered_zero_stay_separate_calls() -> None:
         ("call_a", "add", '{"a": 1}'),
         ("call_b", "mul", "{}"),
     ]
+
+
+def json_server(payload: object, status: int = 200) -> RawServer:
+    async def handle(conn: RawConnection) -> None:
+        while await conn.read_request() is not None:
+            await conn.write(json_answer(status, payload))
+
+    return RawServer(handle)
+
+
+COMPLETION = {
+    "id": "c9", "object": "chat.completion", "created": 5, "model": "m",
+    "choices": [{"index": 0, "finish_reason": "tool_calls", "message": {
+        "role": "assistant", "content": "hi", "tool_calls": [
+            {"id": "t1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]}}],
+    "usage": {"prompt_tokens": 1, "completion_tokens": 2, "total_tokens": 3},
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("paced", [False, True])
+async def test_a_server_that_ignores_stream_true_is_served_as_one_chunk(paced: bool) -> None:
+    limiter = Limiter(max_concurrency=1) if paced else None
+    async with json_server(COMPLETION) as server, Client(
+        TOKEN, base_url=server.url, max_retries=0, rate_limiter=limiter
+    ) as client:
+        stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        chunks = [c async for c in stream]
+        again = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        completion = await again.collect()
+        assert connector_counts(client)[0] == 0
+    assert len(chunks) == 1 and chunks[0].choices[0].delta.content == "hi"
+    assert stream.usage is not None and stream.usage.total_tokens == 3
+    message = completion.choices[0].message
+    assert (completion.id, message.content, completion.choices[0].finish_reason) == (
+        "c9", "hi", "tool_calls"
+    )  # fmt: skip
+    assert message.tool_calls is not None and message.tool_calls[0].id == "t1"
+    assert len(server.requests) == 2  # not retried as an "incomplete stream"
+    if limiter is not None:
+        assert limiter.in_flight("m") == 0
+
+
+@pytest.mark.parametrize(
+    ("payload", "error"),
+    [({"error": {"message": "model overloaded", "code": "busy"}}, StreamEventError),
+     ({"object": "error", "message": "flat error"}, StreamEventError),
+     ([1, 2], ResponseDecodeError), ({"hello": "world"}, ResponseDecodeError)],
+)  # fmt: skip
+async def test_a_json_answer_to_a_stream_that_is_no_completion_is_typed(
+    payload: object, error: type[Exception]
+) -> None:
+    async with json_server(payload) as server, Client(
+        TOKEN, base_url=server.url, max_retries=2
+    ) as client:
+        with pytest.raises(error):
+            await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        assert connector_counts(client)[0] == 0
+    assert len(server.requests) == 1
