@@ -144,7 +144,7 @@ class ToolLoop:
         if tool_timeout is not None and (
             isinstance(tool_timeout, bool)
             or not isinstance(tool_timeout, (int, float))
-            or tool_timeout <= 0
+            or not tool_timeout > 0  # NaN too
         ):
             raise ValidationError(
                 f"tool_timeout must be a number of seconds > 0, got {tool_timeout!r}",

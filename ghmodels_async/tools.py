@@ -144,8 +144,8 @@ class FunctionTool(Generic[P, R]):
                 field="name",
             )
         if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
-        ):
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+        ):  # (NaN fails "> 0" too)
             raise ValidationError(
                 f"timeout must be a number of seconds > 0, got {timeout!r}", field="timeout"
             )

@@ -435,3 +435,17 @@ async def test_a_bound_method_and_positional_only_parameters_are_tools() -> None
     assert await method.invoke(method.decode_arguments('{"x": 4}')) == 4
     minus = function_tool(posonly)
     assert await minus.invoke(minus.decode_arguments('{"x": 5, "y": 2}')) == 3
+
+
+async def test_a_nan_tool_timeout_is_refused_before_any_io() -> None:
+    with pytest.raises(ValidationError) as decorated:
+        function_tool(timeout=float("nan"))(add.fn)
+    assert decorated.value.field == "timeout"
+    model = Model()
+    async with model.server, Client(TOKEN, base_url=model.server.url, max_retries=0) as client:
+        with pytest.raises(ValidationError) as info:
+            await client.chat.completions.run_tools(
+                model="m", messages=USER, tools=[add], tool_timeout=float("nan")
+            )
+    assert info.value.field == "tool_timeout"
+    assert model.bodies == []
