@@ -277,3 +277,23 @@ async def test_api_key_echoed_by_embeddings_or_catalog_is_redacted(
                 await client.models.list()
     assert "<redacted>" in str(info.value)
     assert_secret_unreachable(info.value, KEY)
+
+
+async def test_a_key_echoed_json_escaped_is_redacted_from_the_raw_body_too(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("GITHUB_TOKEN", raising=False)
+    key = "Ab3/9xZ+q/Lm0=pQ7/wR"  # base64-style keys hold '/', which PHP-style JSON escapes
+    escaped = key.replace("/", "\\/")
+    body = b'{"error":{"message":"key ' + escaped.encode() + b'"}}'
+    echo = (
+        b"HTTP/1.1 401 X\r\nContent-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode() + b"\r\n\r\n" + body
+    )
+    async with RawServer(answer_each(echo)) as server, Client(
+        api_key=key, base_url=server.url, max_retries=0
+    ) as client:
+        with pytest.raises(AuthenticationError) as info:
+            await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert_secret_unreachable(info.value, key)
+    assert_secret_unreachable(info.value, escaped)
