@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -107,7 +108,14 @@ def _positive_int(value: Any, name: str) -> int:
 
 
 def _render(result: Any) -> str:
+    """A tool's return value as the text the model is sent (JSON unless it is text);
+    lone surrogates (e.g. from bytes decoded with ``surrogateescape``) become U+FFFD, or
+    the next request could not be encoded."""
     if isinstance(result, str):
+        try:
+            result.encode("utf-8")
+        except UnicodeEncodeError:
+            return re.sub("[\ud800-\udfff]", "\ufffd", result)
         return result
     return _encoder.encode(result).decode()
 

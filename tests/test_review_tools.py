@@ -449,3 +449,26 @@ async def test_a_nan_tool_timeout_is_refused_before_any_io() -> None:
             )
     assert info.value.field == "tool_timeout"
     assert model.bodies == []
+
+
+@pytest.mark.parametrize("stream", [False, True])
+async def test_a_tool_returning_undecodable_text_does_not_break_the_next_request(
+    stream: bool,
+) -> None:
+    @function_tool
+    def read_file(path: str) -> str:
+        return b"ok? \xff\xfe end".decode("utf-8", "surrogateescape")
+
+    model = Model(turn(call("r1", name="read_file", arguments='{"path": "x"}')))
+    async with model.server, Client(TOKEN, base_url=model.server.url, max_retries=0) as client:
+        if stream:
+            run_ = client.chat.completions.run_tools_stream(
+                model="m", messages=USER, tools=[read_file]
+            )
+            result = await run_.until_done()
+        else:
+            result = await client.chat.completions.run_tools(
+                model="m", messages=USER, tools=[read_file]
+            )
+    assert result.completion.choices[0].message.content == "done"
+    assert model.tool_messages(1) == [("r1", "ok? \ufffd\ufffd end")]
