@@ -172,8 +172,13 @@ class StreamHandle:
             _transport_error(exc, "stream", self._transport.closed)
 
     async def read_all(self, limit: int) -> bytes:
-        """The rest of the body (for an error answer), bounded by ``limit`` bytes."""
-        return await self._transport.read_bounded(self._response, limit)
+        """The rest of the body (an error answer, or JSON where a stream was asked for),
+        bounded by ``limit`` bytes; a cut or broken body is an APIConnectionError."""
+        try:
+            return await self._transport.read_bounded(self._response, limit)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            self.close()
+            _transport_error(exc, "response body read", self._transport.closed, retryable=False)
 
     def close(self) -> None:
         """Drop the connection now (synchronous, safe to call twice)."""

@@ -229,3 +229,32 @@ async def test_a_json_answer_to_a_stream_that_is_no_completion_is_typed(
             await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
         assert connector_counts(client)[0] == 0
     assert len(server.requests) == 1
+
+
+@pytest.mark.parametrize(
+    ("status", "content_type"),
+    [(500, "application/json"), (401, "text/plain"), (200, "application/json")],
+)
+@pytest.mark.parametrize("paced", [False, True])
+async def test_a_body_cut_short_before_a_stream_starts_is_typed(
+    status: int, content_type: str, paced: bool
+) -> None:
+    from ghmodels_async import APIConnectionError
+
+    async def handle(conn: RawConnection) -> None:
+        if await conn.read_request() is not None:
+            head = f"HTTP/1.1 {status} X\r\nContent-Type: {content_type}\r\n"
+            await conn.write(head.encode() + b'Content-Length: 100\r\n\r\n{"error": {"mess')
+            conn.writer.close()
+
+    limiter = Limiter(max_concurrency=1) if paced else None
+    async with RawServer(handle) as server, Client(
+        TOKEN, base_url=server.url, max_retries=2, rate_limiter=limiter
+    ) as client:
+        with pytest.raises(APIConnectionError) as info:
+            await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        assert connector_counts(client)[0] == 0
+    assert "response body" in str(info.value) and info.value.__context__ is None
+    assert len(server.requests) == 1
+    if limiter is not None:
+        assert limiter.in_flight("m") == 0
