@@ -119,6 +119,13 @@ def parse_completion(
     """The completion with ``message.parsed`` (when ``codec`` is given) and tool-call
     ``parsed_arguments`` set; raises the finish-reason and decode errors."""
     check_finish_reason(completion)
+    if codec is not None and not completion.choices:
+        raise ContentDecodeError(
+            "the answer has no choices, so there is nothing to parse",
+            raw="",
+            where="choices",
+            completion=completion,
+        )
     choices: list[ParsedChoice[T]] = []
     fields = msgspec.structs.asdict(completion)
     for i, choice in enumerate(completion.choices):

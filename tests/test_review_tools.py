@@ -472,3 +472,13 @@ async def test_a_tool_returning_undecodable_text_does_not_break_the_next_request
             )
     assert result.completion.choices[0].message.content == "done"
     assert model.tool_messages(1) == [("r1", "ok? \ufffd\ufffd end")]
+
+
+async def test_parse_of_an_answer_without_choices_is_a_content_decode_error() -> None:
+    empty = turn(finish="stop")
+    empty["choices"] = []
+    model = Model(empty)
+    async with model.server, Client(TOKEN, base_url=model.server.url, max_retries=0) as client:
+        with pytest.raises(ContentDecodeError) as info:
+            await client.chat.completions.parse(model="m", messages=USER, response_format=Answer)
+    assert info.value.where == "choices"
