@@ -68,8 +68,8 @@ class ChatCompletionStream:
     last returned, for fields the types do not know.
     """
 
-    __slots__ = ("_done", "_handle", "_iterated", "_on_end", "_pending", "_redactor", "_sse",
-                 "last_data", "response", "usage")
+    __slots__ = ("_cut", "_done", "_handle", "_iterated", "_on_end", "_pending", "_redactor",
+                 "_sse", "last_data", "response", "usage")
 
     def __init__(
         self, handle: ByteStream, max_event_bytes: int, redactor: Redactor | None = None
@@ -77,6 +77,7 @@ class ChatCompletionStream:
         self._handle: ByteStream | None = handle
         self._redactor = redactor if redactor is not None else Redactor()
         self._iterated = False
+        self._cut = False  # closed before its [DONE]
         self._sse = SSEDecoder(max_event_bytes)
         self._pending: list[bytes] = []
         self._done = False
@@ -98,6 +99,11 @@ class ChatCompletionStream:
             raise StreamConsumedError(
                 "this stream was already iterated: a stream is consumed once (keep the "
                 "chunks, or call collect() instead of iterating)"
+            )
+        if self._cut:
+            raise StreamConsumedError(
+                "this stream was closed before it was read: there is nothing to iterate or "
+                "collect (read it before leaving 'async with' or calling close())"
             )
         self._iterated = True
         return _StreamLoop(self)
@@ -213,6 +219,8 @@ class ChatCompletionStream:
 
     def close(self) -> None:
         """Close the connection now; further iteration ends at once."""
+        if not self._done:
+            self._cut = True
         self._done = True
         self._pending.clear()
         handle, self._handle = self._handle, None

@@ -258,3 +258,38 @@ async def test_a_body_cut_short_before_a_stream_starts_is_typed(
     assert len(server.requests) == 1
     if limiter is not None:
         assert limiter.in_flight("m") == 0
+
+
+@pytest.mark.parametrize("how", ["close", "aclose", "async-with"])
+async def test_a_stream_closed_before_it_was_read_refuses_to_collect(how: str) -> None:
+    from ghmodels_async import StreamConsumedError
+
+    async with serve_stream(chunk("a") + DONE) as server, Client(
+        TOKEN, base_url=server.url, max_retries=0
+    ) as client:
+        stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        if how == "close":
+            stream.close()
+        elif how == "aclose":
+            await stream.aclose()
+        else:
+            async with stream:
+                pass
+        with pytest.raises(StreamConsumedError, match="closed before it was read"):
+            await stream.collect()
+        with pytest.raises(StreamConsumedError):
+            async for _ in stream:
+                pass
+
+
+async def test_a_finished_stream_closed_afterwards_is_still_consumed_once_only() -> None:
+    from ghmodels_async import StreamConsumedError
+
+    async with serve_stream(chunk("a") + DONE) as server, Client(
+        TOKEN, base_url=server.url, max_retries=0
+    ) as client:
+        stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        async with stream:
+            assert [c.choices[0].delta.content async for c in stream] == ["a"]
+        with pytest.raises(StreamConsumedError, match="already iterated"):
+            await stream.collect()
