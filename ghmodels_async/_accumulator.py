@@ -40,14 +40,15 @@ class _ChoiceParts:
         self.tool_calls: dict[tuple[int, int], _ToolCallParts] = {}
         self.current: dict[int, tuple[int, int]] = {}  # index -> the call it adds to now
 
-    def tool_call(self, index: int, call_id: str | None) -> _ToolCallParts:
-        """The call a fragment with ``index`` (and maybe an id) adds to: a fragment whose
-        id differs from the one its index had starts a new call (servers that send every
-        parallel call whole at index 0), one without an id goes on with the last call."""
+    def tool_call(self, index: int, call_id: str | None, name: str | None) -> _ToolCallParts:
+        """The call a fragment with ``index`` adds to. A fragment naming a function, with
+        an id other than the one its index had, starts a new call (servers that send
+        every parallel call whole at index 0); any other fragment goes on with the last
+        call of its index (a server that sends a fresh id with every fragment too)."""
         key = self.current.get(index)
         if key is not None:
             call = self.tool_calls[key]
-            if not (call_id and call.id and call_id != call.id):
+            if not (name and call.name and call_id and call.id and call_id != call.id):
                 return call
             key = (index, key[1] + 1)
         else:
@@ -97,12 +98,14 @@ class StreamAccumulator:
                 parts.reasoning.append(thought)
             if delta.tool_calls:
                 for fragment in delta.tool_calls:
-                    call = parts.tool_call(fragment.index, fragment.id)
-                    if fragment.id:
+                    function = fragment.function
+                    call = parts.tool_call(
+                        fragment.index, fragment.id, function.name if function else None
+                    )
+                    if fragment.id and not call.id:  # the id the call was announced with
                         call.id = fragment.id
                     if fragment.type:
                         call.type = fragment.type
-                    function = fragment.function
                     if function is not None:
                         if function.name:
                             call.name += function.name

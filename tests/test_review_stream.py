@@ -293,3 +293,27 @@ async def test_a_finished_stream_closed_afterwards_is_still_consumed_once_only()
             assert [c.choices[0].delta.content async for c in stream] == ["a"]
         with pytest.raises(StreamConsumedError, match="already iterated"):
             await stream.collect()
+
+
+async def test_a_fresh_id_on_every_fragment_of_one_call_keeps_it_one_call() -> None:
+    def fragment(**call: object) -> bytes:
+        delta = {"tool_calls": [{"index": 0, **call}]}
+        return b"data: " + json.dumps({"id": "c", "choices": [
+            {"index": 0, "delta": delta}]}).encode() + b"\n\n"  # fmt: skip
+
+    body = (
+        fragment(id="x1", type="function", function={"name": "add", "arguments": '{"a"'})
+        + fragment(id="x2", function={"arguments": ": 1}"})
+        + fragment(id="x3", function={"arguments": ""})
+        + DONE
+    )
+    async with serve_stream(body) as server, Client(
+        TOKEN, base_url=server.url, max_retries=0
+    ) as client:
+        stream = await client.chat.completions.create(model="m", messages=MESSAGES, stream=True)
+        completion = await stream.collect()
+    calls = completion.choices[0].message.tool_calls
+    assert calls is not None
+    assert [(c.id, c.function.name, c.function.arguments) for c in calls] == [
+        ("x1", "add", '{"a": 1}')
+    ]
