@@ -386,6 +386,18 @@ def takes_union(flag: bool, pick: A | B) -> int:
     return 0
 
 
+def star_args(first: int, *rest: int) -> int:
+    return first
+
+
+def star_kwargs(first: int, **options: int) -> int:
+    return first
+
+
+def untyped(a: int, b) -> int:  # type: ignore[no-untyped-def]
+    return a
+
+
 @pytest.mark.parametrize(
     ("fn", "field", "text"),
     [
@@ -394,8 +406,13 @@ def takes_union(flag: bool, pick: A | B) -> int:
         (functools.partial(posonly, 1), "name", "name="),
         (takes_object_default, "takes_object_default.x", "default"),
         (takes_union, "takes_union.pick", "pick"),
+        (star_args, "star_args.rest", "*args"),
+        (star_kwargs, "star_kwargs.options", "**kwargs"),
+        (untyped, "untyped.b", "no type annotation"),
+        (Holder.method, "method.self", "no type annotation"),
     ],
-    ids=["lambda", "callable-object", "partial", "object-default", "untagged-union"],
+    ids=["lambda", "callable-object", "partial", "object-default", "untagged-union", "args",
+         "kwargs", "untyped", "unbound-method"],
 )
 def test_functions_that_cannot_be_tools_name_the_problem(fn: Any, field: str, text: str) -> None:
     with pytest.raises(ValidationError) as info:
