@@ -257,3 +257,22 @@ async def test_unsendable_text_and_keys_are_named_before_any_io(
             await client.embeddings.create(model=MODEL, input=["ok", "\ud800"])
     assert info.value.field == field, str(info.value)
     assert server.connections == 0
+
+
+async def test_the_fake_answers_an_unreadable_body_with_a_json_400() -> None:
+    import aiohttp
+
+    body = b'{"model": "openai/gpt-4.1", "messages": []}'
+    headers = {"Authorization": "Bearer t", "Content-Type": "application/json",
+               "Content-Encoding": "gzip"}  # fmt: skip
+    async with FakeServer() as server, aiohttp.ClientSession() as http:
+        async with http.post(
+            f"{server.url}/inference/chat/completions", data=body, headers=headers
+        ) as answer:
+            assert answer.status == 400
+            error = (await answer.json())["error"]
+        # the fake keeps serving
+        async with Client(TOKEN, base_url=server.url) as client:
+            await client.chat.completions.create(model=MODEL, messages=MESSAGES)
+    assert error["code"] == "invalid_request_body"
+    assert "could not be read" in error["message"]

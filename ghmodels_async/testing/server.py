@@ -30,6 +30,7 @@ from typing import Any, Final
 
 import msgspec
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from .answers import (
@@ -71,7 +72,10 @@ MAGIC_TOKENS: Final[Mapping[str, str]] = {
     "no-models-permission": "The 'models' permission is required to access this endpoint.",
 }
 FAULT_HEADER: Final = "x-fake-fault"
-_HTTP_CODES: Final = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+_HTTP_CODES: Final = {
+    400: "invalid_request_body", 404: "not_found", 405: "method_not_allowed",
+    413: "request_too_large",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -271,7 +275,12 @@ class FakeServer:
         return str(uuid.UUID(bytes=digest[:16]))
 
     async def _record(self, request: web.Request) -> RecordedRequest:
-        body = await request.read()
+        try:
+            body = await request.read()
+        except RequestPayloadError:  # e.g. a Content-Encoding the body does not match
+            raise web.HTTPBadRequest(
+                reason="The request body could not be read (bad Content-Encoding or cut short)"
+            ) from None
         try:
             parsed: Any = msgspec.json.decode(body) if body else None
         except msgspec.DecodeError:
