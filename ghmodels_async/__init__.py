@@ -53,6 +53,7 @@ if TYPE_CHECKING:  # the same names, eagerly, for type checkers
         RateLimitInfo,
         ResponseInfo,
     )
+    from ._limiter_errors import LimiterUnavailableError
     from ._retry import RetryPolicy
     from ._stream import ChatCompletionStream
     from ._timeout import Timeout
@@ -96,6 +97,7 @@ _LAZY: dict[str, str] = {
     "UnprocessableEntityError": "._errors",
     "ValidationError": "._errors",
     "WrongEventLoopError": "._errors",
+    "LimiterUnavailableError": "._limiter_errors",
     "RateLimitInfo": "._info",
     "ResponseInfo": "._info",
     "RetryPolicy": "._retry",
@@ -138,6 +140,7 @@ __all__ = [
     "GoneError",
     "IncompleteStreamError",
     "LengthFinishReasonError",
+    "LimiterUnavailableError",
     "MaxToolRoundsError",
     "NotFoundError",
     "PermissionDeniedError",

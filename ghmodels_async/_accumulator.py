@@ -26,7 +26,9 @@ class _ToolCallParts:
 
 
 class _ChoiceParts:
-    __slots__ = ("content", "finish_reason", "reasoning", "refusal", "role", "tool_calls")
+    __slots__ = (
+        "content", "current", "finish_reason", "reasoning", "refusal", "role", "tool_calls",
+    )  # fmt: skip
 
     def __init__(self) -> None:
         self.role = "assistant"
@@ -34,7 +36,26 @@ class _ChoiceParts:
         self.reasoning: list[str] = []
         self.refusal: list[str] = []
         self.finish_reason: str | None = None
-        self.tool_calls: dict[int, _ToolCallParts] = {}
+        # keyed by (index, n): n > 0 when a server numbers several calls with one index
+        self.tool_calls: dict[tuple[int, int], _ToolCallParts] = {}
+        self.current: dict[int, tuple[int, int]] = {}  # index -> the call it adds to now
+
+    def tool_call(self, index: int, call_id: str | None, name: str | None) -> _ToolCallParts:
+        """The call a fragment with ``index`` adds to. A fragment naming a function, with
+        an id other than the one its index had, starts a new call (servers that send
+        every parallel call whole at index 0); any other fragment goes on with the last
+        call of its index (a server that sends a fresh id with every fragment too)."""
+        key = self.current.get(index)
+        if key is not None:
+            call = self.tool_calls[key]
+            if not (name and call.name and call_id and call.id and call_id != call.id):
+                return call
+            key = (index, key[1] + 1)
+        else:
+            key = (index, 0)
+        call = self.tool_calls[key] = _ToolCallParts()
+        self.current[index] = key
+        return call
 
 
 class StreamAccumulator:
@@ -77,14 +98,14 @@ class StreamAccumulator:
                 parts.reasoning.append(thought)
             if delta.tool_calls:
                 for fragment in delta.tool_calls:
-                    call = parts.tool_calls.get(fragment.index)
-                    if call is None:
-                        call = parts.tool_calls[fragment.index] = _ToolCallParts()
-                    if fragment.id:
+                    function = fragment.function
+                    call = parts.tool_call(
+                        fragment.index, fragment.id, function.name if function else None
+                    )
+                    if fragment.id and not call.id:  # the id the call was announced with
                         call.id = fragment.id
                     if fragment.type:
                         call.type = fragment.type
-                    function = fragment.function
                     if function is not None:
                         if function.name:
                             call.name += function.name

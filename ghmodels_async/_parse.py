@@ -119,12 +119,28 @@ def parse_completion(
     """The completion with ``message.parsed`` (when ``codec`` is given) and tool-call
     ``parsed_arguments`` set; raises the finish-reason and decode errors."""
     check_finish_reason(completion)
+    if codec is not None and not completion.choices:
+        raise ContentDecodeError(
+            "the answer has no choices, so there is nothing to parse",
+            raw="",
+            where="choices",
+            completion=completion,
+        )
     choices: list[ParsedChoice[T]] = []
     fields = msgspec.structs.asdict(completion)
     for i, choice in enumerate(completion.choices):
         message = _parsed_message(choice.message)
         where = f"choices[{i}].message"
-        if codec is not None and message.content is not None and message.refusal is None:
+        if codec is not None and message.content is None and message.refusal is None:
+            if not message.tool_calls:  # a tool-call turn has no content to parse
+                raise ContentDecodeError(
+                    f"the answer has no content to parse (content is null, no refusal, no "
+                    f"tool call; finish_reason {choice.finish_reason!r})",
+                    raw="",
+                    where=f"{where}.content",
+                    completion=completion,
+                )
+        elif codec is not None and message.content is not None and message.refusal is None:
             try:
                 message.__dict__["_parsed"] = codec.decode(message.content)
             except (msgspec.DecodeError, msgspec.ValidationError) as exc:

@@ -18,13 +18,22 @@ REDACTED = "<redacted>"
 MIN_SECRET_LENGTH = 6
 
 
+def _json_escaped(secret: str) -> str | None:
+    """How a JSON writer that escapes ``/`` may spell ``secret``, if differently."""
+    escaped = secret.replace("\\", "\\\\").replace('"', '\\"').replace("/", "\\/")
+    return escaped if escaped != secret else None
+
+
 class Redactor:
     """Replaces the configured secrets (token, API key) in texts and in errors."""
 
     __slots__ = ("_secrets",)
 
     def __init__(self, *secrets: str | None) -> None:
-        self._secrets = tuple(s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH)
+        kept = [s for s in secrets if s and len(s) >= MIN_SECRET_LENGTH]
+        # a JSON body may echo a secret escaped ("\/" for "/", "\"" and "\\")
+        escaped = [_json_escaped(s) for s in kept]
+        self._secrets = tuple(dict.fromkeys([*kept, *(e for e in escaped if e)]))
 
     def text(self, value: str) -> str:
         """``value`` with every secret replaced by ``<redacted>``."""

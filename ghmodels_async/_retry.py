@@ -76,7 +76,8 @@ def next_delay(
         asked = parse_retry_after(headers, now)
         if asked is not None:
             return asked, True
-    ceiling = min(policy.max_backoff, policy.initial_backoff * (2.0**attempt))
+    # (the exponent is capped: 2.0**1024 overflows, and 2**64 is past any max_backoff)
+    ceiling = min(policy.max_backoff, policy.initial_backoff * (2.0 ** min(attempt, 64)))
     return rand() * ceiling, False
 
 

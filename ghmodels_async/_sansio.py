@@ -54,6 +54,8 @@ USER_AGENT = (
 # Patterns are strings, compiled (and cached) by ``re`` on first use: keeps import fast.
 _ORG_LOGIN = r"[A-Za-z0-9](?:[A-Za-z0-9]|-(?=[A-Za-z0-9])){0,38}"
 _PATH_PREFIX = r"(/[A-Za-z0-9._~-]+)*"
+# host (letters of any script, digits, '.', '_', '-') or an [IPv6] literal, then :port
+_AUTHORITY = r"(\[[0-9A-Fa-f:.]+\]|[\w.-]+)(:[0-9]*)?"
 _encoder = msgspec.json.Encoder()
 # RFC 9110 field names are "tokens"; values are visible characters, spaces and tabs.
 _HEADER_NAME = r"[!#$%&'*+.^_`|~0-9A-Za-z-]+"
@@ -85,18 +87,48 @@ def validate_org(org: object) -> str:
 
 
 def _validate_base_url(base_url: object) -> str:
+    """``base_url`` without its trailing ``/``, if it is exactly an http(s) origin plus
+    an optional plain path; anything a URL parser would silently rewrite (whitespace,
+    control characters, an empty ``?`` or ``#``, dot segments) or refuse only at call
+    time (a bad port, a broken IPv6 literal) is refused here, naming the problem."""
     if not isinstance(base_url, str):
         raise ConfigurationError(f"base_url must be a string, got {type(base_url).__name__}")
-    parts = urlsplit(base_url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    example = f"an absolute http(s) URL such as {DEFAULT_BASE_URL!r}"
+    if re.search(r"[\x00-\x20\x7f]", base_url):
         raise ConfigurationError(
-            f"base_url must be an absolute http(s) URL such as {DEFAULT_BASE_URL!r}, "
-            f"got {base_url!r}"
+            f"base_url contains whitespace or a control character (a stray space or newline "
+            f"when it was copied?); it must be {example}, got {base_url!r}"
         )
-    if parts.query or parts.fragment or parts.username or parts.password:
+    if "?" in base_url or "#" in base_url:
         raise ConfigurationError(
-            "base_url must not carry a query, fragment or credentials; use api_version= "
-            "and token= instead"
+            "base_url must not carry a query or fragment ('?' or '#'); use api_version= "
+            f"for the api-version query, got {base_url!r}"
+        )
+    try:
+        parts = urlsplit(base_url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not 0-65535
+    except ValueError as exc:
+        raise ConfigurationError(f"base_url is not a valid URL ({exc}): {base_url!r}") from None
+    if parts.scheme not in ("http", "https") or not base_url[len(parts.scheme) :].startswith(
+        "://"
+    ):
+        raise ConfigurationError(f"base_url must be {example}, got {base_url!r}")
+    if "@" in parts.netloc:
+        raise ConfigurationError(
+            "base_url must not carry credentials (user:password@); pass the secret as "
+            "token= or api_key="
+        )
+    if not parts.hostname or re.fullmatch(_AUTHORITY, parts.netloc) is None:
+        raise ConfigurationError(
+            f"base_url must be {example} (a host name, an IPv4 address or an [IPv6] "
+            f"literal, then an optional :port), got {base_url!r}"
+        )
+    path = parts.path.rstrip("/")
+    dotted = re.search(r"(^|/)(\.|%2e){1,2}(/|$)", path, re.IGNORECASE) is not None
+    if dotted or re.fullmatch(_PATH_PREFIX, path) is None:
+        raise ConfigurationError(
+            "base_url's path must be plain segments of letters, digits and '._~-' "
+            f"(no '..', '.', '//' or escapes), got {parts.path!r}"
         )
     return base_url.rstrip("/")
 
@@ -228,8 +260,18 @@ def check_headers(extra: object) -> dict[str, str]:
         )
     checked: dict[str, str] = {}
     for key, value in extra.items():
-        if not isinstance(key, str) or not isinstance(value, str):
-            raise ValidationError("header names and values must be strings", field="headers")
+        if not isinstance(key, str):
+            raise ValidationError(
+                f"header names and values must be strings: header name {key!r} is a "
+                f"{type(key).__name__}",
+                field="headers",
+            )
+        if not isinstance(value, str):
+            raise ValidationError(
+                f"header names and values must be strings: the value of header {key!r} is "
+                f"a {type(value).__name__}",
+                field="headers",
+            )
         if re.fullmatch(_HEADER_NAME, key) is None:
             raise ValidationError(
                 f"header name {key!r} is not a valid HTTP field name (letters, digits and "
@@ -276,7 +318,7 @@ _HINTS = {
     "messages": "a non-empty list of messages",
     "tool_call_id": "the non-empty id of the tool call this message answers",
 }
-_AT = r" - at `\$\.?(?P<path>[^`]*)`$"
+_AT = r" - at (?P<key>`key` in )?`\$\.?(?P<path>[^`]*)`$"
 _LAST_NAME = r"([A-Za-z_]+)(?:\[\d+\])*$"
 _MISSING = r"missing required field `([^`]+)`"
 
@@ -287,6 +329,9 @@ def validation_error(exc: msgspec.ValidationError, what: str) -> ValidationError
     match = re.search(_AT, text)
     path = match.group("path") if match else ""
     problem = text[: match.start()] if match else text
+    keyed = match is not None and match.group("key") is not None
+    if keyed:  # msgspec: "... - at `key` in `$.messages[0]`"
+        problem = f"a key of this mapping is not valid ({problem})"
     if problem.startswith("Expected `str` matching regex"):
         problem = "Invalid value"
     missing = re.search(_MISSING, problem)
@@ -294,7 +339,7 @@ def validation_error(exc: msgspec.ValidationError, what: str) -> ValidationError
         path = f"{path}.{missing.group(1)}" if path else missing.group(1)
     name_match = re.search(_LAST_NAME, path)
     hint = _HINTS.get(name_match.group(1)) if name_match else None
-    if "unknown field" in problem or missing:
+    if "unknown field" in problem or missing or keyed:
         hint = None
     where = path or what
     message = f"invalid {what} argument {where}: {problem}"
@@ -338,19 +383,63 @@ def _plain_list(items: Any, field: str) -> Any:
     return items
 
 
+def _surrogate_path(value: Any, path: str) -> str | None:
+    """Where in ``value`` a string holds a lone surrogate (``"\\ud800"``), or None."""
+    if isinstance(value, str):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            return path
+        return None
+    if isinstance(value, msgspec.Struct):
+        value = msgspec.to_builtins(value)
+    if isinstance(value, Mapping):
+        for key, item in value.items():
+            found = _surrogate_path(key, path) or _surrogate_path(item, f"{path}.{key}")
+            if found is not None:
+                return found
+    elif isinstance(value, (list, tuple)):
+        for i, item in enumerate(value):
+            found = _surrogate_path(item, f"{path}[{i}]")
+            if found is not None:
+                return found
+    return None
+
+
+def _unencodable_text(value: Any, what: str) -> ValidationError:
+    where = (_surrogate_path(value, "") or "").lstrip(".") or what
+    return ValidationError(
+        f"invalid {what} argument {where}: the text holds a lone surrogate (e.g. '\\ud800'), "
+        "which is not valid Unicode and cannot be sent as UTF-8 JSON",
+        field=where,
+    )
+
+
 def _encode(payload: dict[str, Any], kind: type[Any], what: str, extra_body: Any) -> bytes:
     try:
         request = msgspec.convert(payload, kind)
     except msgspec.ValidationError as exc:
         raise validation_error(exc, what) from None
     if extra_body is None:
-        return _encoder.encode(request)
+        try:
+            return _encoder.encode(request)
+        except UnicodeEncodeError:
+            raise _unencodable_text(request, what) from None
     if not isinstance(extra_body, Mapping):
         raise ValidationError("extra_body must be a mapping", field="extra_body")
     merged = msgspec.to_builtins(request)
     merged.update(extra_body)
     try:
         return _encoder.encode(merged)
+    except UnicodeEncodeError:
+        extra = _surrogate_path(extra_body, "extra_body")
+        if extra is not None:
+            raise ValidationError(
+                f"{extra} holds a lone surrogate (e.g. '\\ud800'), which is not valid "
+                "Unicode and cannot be sent as UTF-8 JSON",
+                field=extra,
+            ) from None
+        raise _unencodable_text(merged, what) from None
     except (TypeError, OverflowError) as exc:
         raise ValidationError(
             f"extra_body is not JSON-encodable: {exc}", field="extra_body"

@@ -14,8 +14,10 @@ mode added (for fields with defaults) removed and the decode retried.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
+import typing
 from typing import Any, Generic, TypeVar
 
 import msgspec
@@ -171,11 +173,64 @@ def schema_name(tp: Any) -> str:
     return re.sub(r"[^A-Za-z0-9_-]", "_", str(raw))[:64] or "schema"
 
 
+def _fields(tp: Any) -> list[tuple[str, Any, Any]]:
+    """(name, annotation, default) of a Struct's, dataclass's or TypedDict's fields;
+    empty for any other type."""
+    try:
+        if isinstance(tp, type) and issubclass(tp, msgspec.Struct):
+            return [(f.name, f.type, f.default) for f in msgspec.structs.fields(tp)]
+        if dataclasses.is_dataclass(tp) and isinstance(tp, type):
+            hints = typing.get_type_hints(tp, include_extras=True)
+            return [(f.name, hints.get(f.name, Any), f.default) for f in dataclasses.fields(tp)]
+        if typing.is_typeddict(tp):
+            hints = typing.get_type_hints(tp, include_extras=True)
+            return [(name, hint, msgspec.NODEFAULT) for name, hint in hints.items()]
+    except Exception:  # an unresolvable annotation: no field to point at
+        return []
+    return []
+
+
+def _inner_types(tp: Any) -> list[Any]:
+    """The types inside an annotation (union members, item types, Annotated's base)."""
+    return [arg for arg in typing.get_args(tp) if isinstance(arg, type) or typing.get_args(arg)]
+
+
+def _culprit(tp: Any, depth: int = 0) -> str | None:
+    """The dotted path of the field whose type (or default) msgspec cannot describe."""
+    if depth > 16:
+        return None
+    for name, hint, default in _fields(tp):
+        try:
+            msgspec.json.schema(hint)
+        except (TypeError, ValueError):
+            pending = [hint]
+            while pending:  # look inside unions, lists and nested Structs for a deeper field
+                inner = pending.pop(0)
+                deeper = _culprit(inner, depth + 1)
+                if deeper is not None:
+                    return f"{name}.{deeper}"
+                pending.extend(_inner_types(inner))
+            return name
+        if default is not msgspec.NODEFAULT and default is not dataclasses.MISSING:
+            try:
+                msgspec.json.encode(default)
+            except (TypeError, ValueError, OverflowError):
+                return name
+    return None
+
+
 def _build(tp: Any, what: str) -> StrictSchema:
     try:
         raw = msgspec.json.schema(tp)
     except (TypeError, ValueError) as exc:
-        raise ValidationError(f"{what} has no JSON Schema: {exc}", field=what) from None
+        culprit = _culprit(tp)
+        if culprit is None:
+            raise ValidationError(f"{what} has no JSON Schema: {exc}", field=what) from None
+        field = f"{what}.{culprit}"
+        raise ValidationError(
+            f"{what} has no JSON Schema: field {field} (its type or default): {exc}",
+            field=field,
+        ) from None
     defs: dict[str, Any] = dict(raw.get("$defs") or {})
     root: Any = raw
     root_name: str | None = None

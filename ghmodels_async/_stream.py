@@ -33,6 +33,8 @@ __all__ = ["ByteStream", "ChatCompletionStream"]
 
 _DONE = b"[DONE]"
 _chunk_decoder = msgspec.json.Decoder(ChatCompletionChunk)
+_completion_decoder = msgspec.json.Decoder(ChatCompletion)
+_json_encoder = msgspec.json.Encoder()
 
 
 class ByteStream(Protocol):
@@ -66,8 +68,8 @@ class ChatCompletionStream:
     last returned, for fields the types do not know.
     """
 
-    __slots__ = ("_done", "_handle", "_iterated", "_on_end", "_pending", "_redactor", "_sse",
-                 "last_data", "response", "usage")
+    __slots__ = ("_cut", "_done", "_handle", "_iterated", "_on_end", "_pending", "_redactor",
+                 "_sse", "last_data", "response", "usage")
 
     def __init__(
         self, handle: ByteStream, max_event_bytes: int, redactor: Redactor | None = None
@@ -75,6 +77,7 @@ class ChatCompletionStream:
         self._handle: ByteStream | None = handle
         self._redactor = redactor if redactor is not None else Redactor()
         self._iterated = False
+        self._cut = False  # closed before its [DONE]
         self._sse = SSEDecoder(max_event_bytes)
         self._pending: list[bytes] = []
         self._done = False
@@ -96,6 +99,11 @@ class ChatCompletionStream:
             raise StreamConsumedError(
                 "this stream was already iterated: a stream is consumed once (keep the "
                 "chunks, or call collect() instead of iterating)"
+            )
+        if self._cut:
+            raise StreamConsumedError(
+                "this stream was closed before it was read: there is nothing to iterate or "
+                "collect (read it before leaving 'async with' or calling close())"
             )
         self._iterated = True
         return _StreamLoop(self)
@@ -124,6 +132,39 @@ class ChatCompletionStream:
                     "the stream ended before 'data: [DONE]': the answer is incomplete"
                 ) from None
 
+    def _from_json(self, body: bytes) -> None:
+        """Serve a whole JSON completion (from a server that does not stream) as one
+        chunk and ``[DONE]``; an error body raises StreamEventError, anything else
+        ResponseDecodeError. The connection is handed back at once."""
+        handle, self._handle = self._handle, None
+        completion: ChatCompletion | None
+        try:
+            completion = _completion_decoder.decode(body)
+            problem = "it has no choices"
+        except DECODE_ERRORS as exc:
+            completion, problem = None, str(exc)
+        if completion is None or (not completion.choices and not completion.id):
+            if handle is not None:
+                handle.close()
+            self.close()
+            self._raise_if_error(body)
+            preview = body[:200].decode("utf-8", "replace")
+            error = ResponseDecodeError(
+                "the server answered a streaming request with JSON that is not a chat "
+                f"completion: {problem} (body starts: {preview!r})"
+            )
+            raise self._redactor.scrub(error) from None
+        if handle is not None:
+            handle.release()
+        data = msgspec.to_builtins(completion)
+        for choice in data.get("choices") or ():
+            delta = choice.pop("message", None) or {}
+            for i, call in enumerate(delta.get("tool_calls") or ()):
+                call["index"] = i
+            choice["delta"] = delta
+        data["object"] = "chat.completion.chunk"
+        self._pending[:] = [_DONE, _json_encoder.encode(data)]
+
     async def __anext__(self) -> ChatCompletionChunk:
         pending = self._pending
         if not pending:
@@ -140,6 +181,10 @@ class ChatCompletionStream:
         try:
             chunk = _chunk_decoder.decode(data)
         except DECODE_ERRORS as exc:
+            if data.strip() == _DONE:  # "data:  [DONE] ": a sloppy server's end all the same
+                self.last_data = None
+                self._finish()
+                raise StopAsyncIteration from None
             self.close()
             preview = data[:200].decode("utf-8", "replace")
             error = ResponseDecodeError(f"malformed stream chunk: {exc} (data: {preview!r})")
@@ -165,6 +210,7 @@ class ChatCompletionStream:
 
     def _finish(self) -> None:
         self._done = True
+        self._pending.clear()  # nothing after [DONE] is part of the answer
         handle, self._handle = self._handle, None
         if handle is not None:
             handle.release()
@@ -173,6 +219,8 @@ class ChatCompletionStream:
 
     def close(self) -> None:
         """Close the connection now; further iteration ends at once."""
+        if not self._done:
+            self._cut = True
         self._done = True
         self._pending.clear()
         handle, self._handle = self._handle, None

@@ -14,7 +14,7 @@ _Positive = Annotated[float, msgspec.Meta(gt=0)]
 
 
 class Timeout(msgspec.Struct, frozen=True):
-    """Seconds to wait (``None`` = no limit).
+    """Seconds to wait (``None`` or ``math.inf`` = no limit).
 
     ``connect``: to open a connection. ``total``: one attempt of a non-streaming call, reading
     the body included. ``stream_idle``: the longest silence between two reads of a

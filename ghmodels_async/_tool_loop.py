@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import inspect
+import re
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import msgspec
 from ._accumulator import StreamAccumulator
 from ._errors import MaxToolRoundsError, ResponseDecodeError, ValidationError
 from ._parse import parse_completion
-from .types import AssistantMessage, ChatCompletion, FunctionCall, ToolCall, ToolMessage
+from .types import AssistantMessage, ChatCompletion, ToolCall, ToolMessage
 
 if TYPE_CHECKING:
     from .client import Completions
@@ -107,7 +108,14 @@ def _positive_int(value: Any, name: str) -> int:
 
 
 def _render(result: Any) -> str:
+    """A tool's return value as the text the model is sent (JSON unless it is text);
+    lone surrogates (e.g. from bytes decoded with ``surrogateescape``) become U+FFFD, or
+    the next request could not be encoded."""
     if isinstance(result, str):
+        try:
+            result.encode("utf-8")
+        except UnicodeEncodeError:
+            return re.sub("[\ud800-\udfff]", "\ufffd", result)
         return result
     return _encoder.encode(result).decode()
 
@@ -144,7 +152,7 @@ class ToolLoop:
         if tool_timeout is not None and (
             isinstance(tool_timeout, bool)
             or not isinstance(tool_timeout, (int, float))
-            or tool_timeout <= 0
+            or not tool_timeout > 0  # NaN too
         ):
             raise ValidationError(
                 f"tool_timeout must be a number of seconds > 0, got {tool_timeout!r}",
@@ -177,19 +185,18 @@ class ToolLoop:
         """The calls the model asks for (ids filled in), or None when it is done."""
         if not completion.choices:
             raise ResponseDecodeError("the answer has no choices")
-        message = completion.choices[0].message
+        choice = completion.choices[0]
+        message = choice.message
         if not message.tool_calls:
-            return None
-        calls = []
-        for j, call in enumerate(message.tool_calls):
-            if not call.id:
-                call = ToolCall(
-                    id=f"call_{round_}_{j}",
-                    type=call.type,
-                    function=FunctionCall(call.function.name, call.function.arguments),
+            if choice.finish_reason == "tool_calls" and not message.content and (
+                message.refusal is None
+            ):
+                raise ResponseDecodeError(
+                    "the model's answer has finish_reason 'tool_calls' but no tool call and "
+                    "no text: there is nothing to run and nothing to return"
                 )
-            calls.append(call)
-        return calls
+            return None
+        return _with_unique_ids(message.tool_calls, round_)
 
     def _finish(self, completion: ChatCompletion, rounds: int) -> ToolRunResult:
         message = completion.choices[0].message
@@ -378,6 +385,26 @@ class ToolLoop:
                 if work.done() and not work.cancelled():
                     work.exception()  # retrieved (it was re-raised above if set)
             self._history.extend(results)
+
+
+def _with_unique_ids(calls: Sequence[ToolCall], round_: int) -> list[ToolCall]:
+    """The calls of one turn, each with an id of its own: a missing id is filled in and a
+    repeated one renamed, so every tool message answers exactly one call (the first call
+    keeps an id the model gave)."""
+    given = {call.id for call in calls if call.id}
+    used: set[str] = set()
+    unique: list[ToolCall] = []
+    for j, call in enumerate(calls):
+        call_id = call.id
+        if not call_id or call_id in used:
+            stem = f"{call_id}_{j}" if call_id else f"call_{round_}_{j}"
+            call_id, n = stem, 1
+            while call_id in used or call_id in given:
+                call_id, n = f"{stem}_{n}", n + 1
+            call = ToolCall(id=call_id, type=call.type, function=call.function)
+        used.add(call_id)
+        unique.append(call)
+    return unique
 
 
 async def _stop(tasks: list[asyncio.Task[Any]]) -> None:

@@ -10,6 +10,7 @@ retries and sleeps for nobody.
 from __future__ import annotations
 
 import asyncio
+import math
 import ssl
 from collections.abc import Awaitable, Iterator, Mapping
 from typing import Annotated, Any, NoReturn
@@ -129,6 +130,12 @@ def _transport_error(
     ) from None
 
 
+def _limit(seconds: float | None) -> float | None:
+    """A Timeout field as aiohttp takes it: infinity means no limit (aiohttp would fail
+    rounding it to a loop time)."""
+    return None if seconds is None or seconds == math.inf else seconds
+
+
 def _drop_response(task: asyncio.Future[aiohttp.ClientResponse]) -> None:
     """Close the answer of an abandoned request, if it still produced one."""
     if not task.cancelled() and task.exception() is None:
@@ -165,8 +172,13 @@ class StreamHandle:
             _transport_error(exc, "stream", self._transport.closed)
 
     async def read_all(self, limit: int) -> bytes:
-        """The rest of the body (for an error answer), bounded by ``limit`` bytes."""
-        return await self._transport.read_bounded(self._response, limit)
+        """The rest of the body (an error answer, or JSON where a stream was asked for),
+        bounded by ``limit`` bytes; a cut or broken body is an APIConnectionError."""
+        try:
+            return await self._transport.read_bounded(self._response, limit)
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
+            self.close()
+            _transport_error(exc, "response body read", self._transport.closed, retryable=False)
 
     def close(self) -> None:
         """Drop the connection now (synchronous, safe to call twice)."""
@@ -262,11 +274,12 @@ class Transport:
         if entry is None or entry[0] is not timeout:
             if len(self._timeouts) >= _CACHE_LIMIT:
                 self._timeouts.clear()
+            connect = _limit(timeout.connect)
             entry = self._timeouts[id(timeout)] = (
                 timeout,
-                aiohttp.ClientTimeout(total=timeout.total, connect=timeout.connect),
+                aiohttp.ClientTimeout(total=_limit(timeout.total), connect=connect),
                 aiohttp.ClientTimeout(
-                    total=None, connect=timeout.connect, sock_read=timeout.stream_idle
+                    total=None, connect=connect, sock_read=_limit(timeout.stream_idle)
                 ),
             )
         return entry[2] if streaming else entry[1]

@@ -200,6 +200,10 @@ class Client:
         self._redactor = Redactor(token, api_key)
         self._timeout = Timeout.coerce(timeout)
         self._retry = RetryPolicy(max_retries=max_retries, max_retry_wait=max_retry_wait)
+        if on_retry is not None and not callable(on_retry):
+            raise ConfigurationError(
+                f"on_retry must be a callable taking a RetryEvent, got {type(on_retry).__name__}"
+            )
         self._on_retry = on_retry
         if rate_limiter is not None and (
             isinstance(rate_limiter, type) or not isinstance(rate_limiter, RateLimiter)
@@ -415,6 +419,8 @@ class Client:
                         return raw
                     raise error_for_answer(raw.status, raw.headers, raw.body)
                 except _JUDGED as failure:
+                    # scrubbed now: an on_retry hook that raises chains its own error to it
+                    self._redactor.scrub(failure)
                     decision = retry_decision(policy, attempt, failure)
                     if isinstance(decision, BaseException):
                         raise decision from None
@@ -469,6 +475,11 @@ class Client:
         handle = await transport.open_stream(url, headers, body, timeout)
         if handle.status < 300:
             opened = ChatCompletionStream(handle, self._max_event_bytes, self._redactor)
+            content_type = handle.headers.get("content-type") or ""
+            if content_type.lower().startswith("application/json"):
+                # a server that ignores "stream": true answers the whole completion
+                opened._from_json(await handle.read_all(transport.max_response_bytes))
+                return opened
             await opened._fill()
             return opened
         try:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import functools
 import inspect
 import re
@@ -93,6 +94,15 @@ def _split_docstring(doc: str | None) -> tuple[str | None, dict[str, str]]:
     return (text or None), args
 
 
+def _is_mutable(value: Any) -> bool:
+    """Whether a parameter default would be shared (and changed) between calls."""
+    if isinstance(value, (list, dict, set, bytearray)):
+        return True
+    if isinstance(value, msgspec.Struct):
+        return not type(value).__struct_config__.frozen
+    return False
+
+
 def _has_description(tp: Any) -> bool:
     if typing.get_origin(tp) is typing.Annotated:
         return any(isinstance(m, msgspec.Meta) and m.description for m in tp.__metadata__)
@@ -123,13 +133,19 @@ class FunctionTool(Generic[P, R]):
         self.fn = fn
         self.name = name if name is not None else getattr(fn, "__name__", "")
         if not isinstance(self.name, str) or not _NAME.fullmatch(self.name):
+            hint = (
+                "; a lambda, a functools.partial or a callable object has no usable name: "
+                "pass function_tool(name=...)"
+                if name is None
+                else ""
+            )
             raise ValidationError(
-                f"tool name must be 1-64 letters, digits, '_' or '-', got {self.name!r}",
+                f"tool name must be 1-64 letters, digits, '_' or '-', got {self.name!r}{hint}",
                 field="name",
             )
         if timeout is not None and (
-            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0
-        ):
+            isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not timeout > 0
+        ):  # (NaN fails "> 0" too)
             raise ValidationError(
                 f"timeout must be a number of seconds > 0, got {timeout!r}", field="timeout"
             )
@@ -176,6 +192,10 @@ class FunctionTool(Generic[P, R]):
                 self._positional.append(param.name)
             if param.default is param.empty:
                 fields.append((param.name, tp))
+            elif _is_mutable(param.default):
+                # Python shares one such default between calls; each call gets a copy here
+                factory = functools.partial(copy.deepcopy, param.default)
+                fields.append((param.name, tp, msgspec.field(default_factory=factory)))
             else:
                 fields.append((param.name, tp, param.default))
         try:

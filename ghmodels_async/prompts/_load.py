@@ -85,9 +85,16 @@ def _loader() -> Any:
 
     def construct_int(loader: Any, node: Any) -> int:
         text = loader.construct_scalar(node)
-        if text.startswith(("0o", "0x")):
-            return int(text[2:], 8 if text[1] == "o" else 16)
-        return int(text, 10)
+        try:
+            if text.startswith(("0o", "0x")):
+                value = int(text[2:], 8 if text[1] == "o" else 16)
+                str(value)  # it must print as text too (rendered into a prompt)
+                return value
+            return int(text, 10)
+        except ValueError:  # more digits than Python converts (sys.get_int_max_str_digits)
+            raise yaml.constructor.ConstructorError(
+                None, None, f"an integer of {len(text)} digits is too long", node.start_mark
+            ) from None
 
     Loader.add_constructor("tag:yaml.org,2002:int", construct_int)
     Loader.add_constructor("tag:yaml.org,2002:timestamp", Loader.construct_yaml_str)
@@ -115,8 +122,9 @@ def load_prompt_file(path: str | Path) -> PromptFile:
 def parse_prompt_text(text: str, name: str = "<prompt>") -> PromptFile:
     """Validate prompt-file ``text``; ``name`` is used in error messages."""
     yaml = _yaml()
-    loader = _loader()(text)
+    loader: Any = None
     try:
+        loader = _loader()(text)  # its reader refuses NUL and other non-printable characters
         root = loader.get_single_node()
         if root is None:
             raise PromptFileError(name, "the file is empty", line=1)
@@ -132,7 +140,8 @@ def parse_prompt_text(text: str, name: str = "<prompt>") -> PromptFile:
     except RecursionError:
         raise PromptFileError(name, "invalid YAML: nested too deeply") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
     if not isinstance(data, dict):
         raise PromptFileError(
             name,

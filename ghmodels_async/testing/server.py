@@ -30,6 +30,7 @@ from typing import Any, Final
 
 import msgspec
 from aiohttp import web
+from aiohttp.web_protocol import RequestPayloadError
 from multidict import CIMultiDict, CIMultiDictProxy
 
 from .answers import (
@@ -71,7 +72,10 @@ MAGIC_TOKENS: Final[Mapping[str, str]] = {
     "no-models-permission": "The 'models' permission is required to access this endpoint.",
 }
 FAULT_HEADER: Final = "x-fake-fault"
-_HTTP_CODES: Final = {404: "not_found", 405: "method_not_allowed", 413: "request_too_large"}
+_HTTP_CODES: Final = {
+    400: "invalid_request_body", 404: "not_found", 405: "method_not_allowed",
+    413: "request_too_large",
+}  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,8 @@ class RecordedRequest:
 class FakeServer:
     """The fake GitHub Models server; use ``async with`` or ``start()``/``close()``.
 
-    - ``token``: None accepts any non-empty bearer token; a string accepts only it.
+    - ``token``: None accepts any non-empty bearer token (or Azure ``api-key``); a
+      string accepts only it.
     - ``quirks``: stream like the Azure backend (filter chunks, missing model, CRLF...).
     - ``rate_limits``: True (published tiers) or a :class:`RateLimitTable` to emulate 429s.
     - ``chunk_delay``: seconds between SSE events. ``seed``: seeds fault randomness.
@@ -270,7 +275,12 @@ class FakeServer:
         return str(uuid.UUID(bytes=digest[:16]))
 
     async def _record(self, request: web.Request) -> RecordedRequest:
-        body = await request.read()
+        try:
+            body = await request.read()
+        except RequestPayloadError:  # e.g. a Content-Encoding the body does not match
+            raise web.HTTPBadRequest(
+                reason="The request body could not be read (bad Content-Encoding or cut short)"
+            ) from None
         try:
             parsed: Any = msgspec.json.decode(body) if body else None
         except msgspec.DecodeError:
@@ -287,8 +297,13 @@ class FakeServer:
         return rec
 
     def _user(self, request: web.Request) -> str:
-        scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-        token = token.strip()
+        authorization = request.headers.get("Authorization")
+        key = request.headers.get("api-key")
+        if authorization is None and key is not None:  # Azure AI Foundry key auth
+            scheme, token = "bearer", key.strip()
+        else:
+            scheme, _, token = (authorization or "").partition(" ")
+            token = token.strip()
         if scheme.lower() != "bearer" or not token:
             raise FakeAPIError(401, "unauthorized", "Bad credentials: missing bearer token.")
         if token in MAGIC_TOKENS:
