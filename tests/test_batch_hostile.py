@@ -243,3 +243,22 @@ async def test_a_signal_during_the_first_requests_retry_wait_stops_cleanly(
     assert process.returncode == code
     assert b"Traceback" not in err and b"interrupted" in out
     assert not target.exists() or target.read_bytes() == b""
+
+
+def test_an_out_that_cannot_be_written_is_a_usage_error(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = tmp_path / "in.jsonl"
+    source.write_text(json.dumps(body("x")) + "\n", "utf-8")
+    if os.geteuid() == 0:  # root writes anywhere: use a file no one may write to
+        target = Path("/proc/version")
+        if not target.is_file():
+            pytest.skip("needs /proc (Linux) when run as root")
+    else:
+        locked = tmp_path / "locked"
+        locked.mkdir()
+        locked.chmod(0o555)
+        target = locked / "out.jsonl"
+    assert main(["--fake", "batch", str(source), str(target)]) == 2
+    err = capsys.readouterr().err
+    assert "cannot use" in err and str(target) in err and "Traceback" not in err

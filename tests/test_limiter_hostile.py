@@ -162,3 +162,16 @@ def test_tier_of_refuses_what_is_not_a_catalog_entry(entry: object) -> None:
     with pytest.raises(ValidationError) as caught:
         tier_of(entry)  # type: ignore[arg-type]
     assert caught.value.field == "model"
+
+
+async def test_redis_settle_twice_frees_the_lease_once(redis_url: str) -> None:
+    async with RedisRateLimiter(redis_url, key="twice", max_concurrency=1) as limiter:
+        first = await limiter.reserve("m", 1)
+        await limiter.settle(first, 1, None)
+        second = await asyncio.wait_for(limiter.reserve("m", 1), 5)  # holds the one lease
+        await limiter.settle(first, 1, None)  # a stale second settle frees nothing
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(limiter.reserve("m", 1), 0.5)
+        await limiter.settle(second, 1, None)
+        third = await asyncio.wait_for(limiter.reserve("m", 1), 5)
+        await limiter.settle(third, 1, None)
