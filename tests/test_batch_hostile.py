@@ -262,3 +262,24 @@ def test_an_out_that_cannot_be_written_is_a_usage_error(
     assert main(["--fake", "batch", str(source), str(target)]) == 2
     err = capsys.readouterr().err
     assert "cannot use" in err and str(target) in err and "Traceback" not in err
+
+
+async def test_a_last_line_torn_inside_a_multibyte_character_is_repaired(
+    tmp_path: Path,
+) -> None:
+    source = tmp_path / "in.jsonl"
+    rows = [{"custom_id": f"é-{n}", "body": body(f"p{n}")} for n in range(4)]
+    source.write_text("".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows),
+                      "utf-8")
+    target = tmp_path / "out.jsonl"
+    async with FakeServer() as server, Client("t", base_url=server.url) as client:
+        await BatchRun(client, source, target).run()
+        whole = target.read_bytes()
+        cut = whole.rindex("é-".encode()) + 1  # between the two bytes of "é"
+        target.write_bytes(whole[:cut])
+        server.clear()
+        summary = await BatchRun(client, source, target).run()
+        assert len([r for r in server.requests if r.json]) == 1
+    assert summary.repaired_bytes > 0 and summary.answered == 1 and summary.skipped == 3
+    out = read_output(target)
+    assert sorted(row["custom_id"] for row in out) == [f"é-{n}" for n in range(4)]
