@@ -23,6 +23,7 @@ __all__ = [
     "LineWriter",
     "OutputKey",
     "count_lines",
+    "first_unreadable_line",
     "id_hash",
     "read_lines",
     "repair_torn_tail",
@@ -157,12 +158,25 @@ def scan_output(path: Path) -> tuple[IdSet, IdSet, int]:
                 continue
             try:
                 key = _key_decoder.decode(raw)
-            except msgspec.MsgspecError:
+            except (msgspec.MsgspecError, UnicodeDecodeError):  # not UTF-8: UnicodeDecodeError
                 unreadable += 1
                 continue
             (failed if bytes(key.error) != b"null" else done).add(id_hash(key.custom_id, key.line))
     only_failed = IdSet(value for value in failed if value not in done)
     return done, only_failed, unreadable
+
+
+def first_unreadable_line(path: Path) -> int | None:
+    """The number of the first non-blank line of ``path`` that is no answer line."""
+    with path.open("rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.strip():
+                continue
+            try:
+                _key_decoder.decode(raw)
+            except (msgspec.MsgspecError, UnicodeDecodeError):
+                return number
+    return None
 
 
 def count_lines(path: Path) -> int:

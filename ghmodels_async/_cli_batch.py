@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from ._errors import ConfigurationError, ValidationError
+from .progress import printable
 
 if TYPE_CHECKING:
     from .batch import BatchSummary
@@ -142,7 +143,8 @@ async def _load_tiers(limiter: Any, client: Any) -> None:
     try:
         await limiter.load_catalog(client)
     except GHModelsError as exc:
-        print(f"ghmodels: warning: no catalog ({exc}); pacing every model as 'high'",
+        print(f"ghmodels: warning: no catalog ({printable(str(exc))}); pacing every model "
+              "as 'high'",
               file=sys.stderr)
 
 
@@ -157,7 +159,8 @@ def write_summary(summary: BatchSummary, out: TextIO, output: Path) -> None:
     if summary.failed:
         kinds = ", ".join(f"{count} x {name}" for name, count in summary.failed.most_common())
         out.write(f"  failed: {kinds}\n")
-    for line, message in summary.bad_lines:
+    for line, text in summary.bad_lines:
+        message = printable(text)
         out.write(f"  bad input {message}\n" if message.startswith("line ") else
                   f"  bad input line {line}: {message}\n")
     if summary.bad_line_count > len(summary.bad_lines):
@@ -185,7 +188,7 @@ async def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
     from .progress import Progress
 
     source, target = Path(args.input), Path(args.output)
-    if not source.is_file():
+    if not source.exists():
         raise ValidationError(f"input file not found: {source}", field="input")
     if source.resolve() == target.resolve():
         raise ValidationError("IN and OUT must be different files", field="output")
@@ -248,9 +251,9 @@ async def cmd_batch(args: argparse.Namespace, out: TextIO) -> int:
         write_summary(summary, out, target)
     if summary.stopped is not None:
         if isinstance(summary.stopped, BatchStoppedError):
-            print(f"ghmodels: error: {summary.stopped}", file=sys.stderr)
+            print(f"ghmodels: error: {printable(str(summary.stopped))}", file=sys.stderr)
             return EXIT_BATCH_INCOMPLETE
         code, message = describe_error(summary.stopped)
-        print(f"ghmodels: error: {message}", file=sys.stderr)
+        print(f"ghmodels: error: {printable(message)}", file=sys.stderr)
         return code
     return EXIT_OK if summary.complete else EXIT_BATCH_INCOMPLETE

@@ -97,8 +97,8 @@ async def serve_fake(args: argparse.Namespace, out: TextIO) -> int:
     from .testing import FakeServer, RateLimitTable
 
     faults = [parse_fault_option(text) for text in args.fault]
-    if args.rate_window is not None and not args.rate_window > 0:
-        raise ValidationError("--rate-window must be > 0", field="rate_window")
+    if args.rate_window is not None and not 0 < args.rate_window < float("inf"):
+        raise ValidationError("--rate-window must be a finite number > 0", field="rate_window")
     limits: bool | RateLimitTable = bool(args.rate_limits)
     if args.rate_window is not None:
         limits = RateLimitTable(window=args.rate_window, exact_retry_after=args.rate_window < 60)
@@ -110,7 +110,13 @@ async def serve_fake(args: argparse.Namespace, out: TextIO) -> int:
     )  # fmt: skip
     for fault in faults:
         server.inject(fault.spec, times=None, rate=fault.rate)
-    async with server:
+    try:
+        await server.start()
+    except OSError as exc:  # port in use, address not on this machine, no permission
+        raise ValidationError(
+            f"cannot listen on {args.host}:{args.port}: {exc.strerror or exc}", field="port"
+        ) from None
+    try:
         out.write(f"fake GitHub Models server listening on {server.url}\n")
         for fault in faults:
             share = "every request" if fault.rate is None else f"{fault.rate:.1%} of requests"
@@ -122,4 +128,6 @@ async def serve_fake(args: argparse.Namespace, out: TextIO) -> int:
         out.write(f"try: ghmodels --base-url {server.url} chat 'hello'  ({note})\n")
         out.flush()
         await asyncio.Event().wait()
+    finally:
+        await server.close()
     return 0

@@ -40,6 +40,19 @@ def _check_number(name: str, value: object, *, positive: bool = True) -> None:
         raise ConfigurationError(f"{name} must be finite, got {value!r}")
 
 
+#: The longest pause a 429 (or a caller) can impose: a larger wait, even infinite, is cut
+#: to this, so a hostile ``retry-after`` never stops a model for good.
+MAX_PAUSE = 7 * 86400.0
+
+
+def check_pause(wait: object) -> float:
+    """``wait`` as seconds in [0, MAX_PAUSE]; ValidationError (field ``wait``) if it is not
+    a number >= 0."""
+    if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not wait >= 0:
+        raise ValidationError(f"wait must be a number >= 0, got {wait!r}", field="wait")
+    return min(float(wait), MAX_PAUSE)
+
+
 @dataclass(frozen=True)
 class Limits:
     """The budgets of one model key; ``None`` means unlimited.
@@ -326,8 +339,7 @@ class Limiter:
     async def penalize(self, model: str, wait: float, limit_type: str | None) -> None:
         """Pause every request of ``model`` until ``wait`` seconds from now (a pause
         already running longer is kept: N workers hit by one 429 wait once)."""
-        if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not wait >= 0:
-            raise ValidationError(f"wait must be a number >= 0, got {wait!r}", field="wait")
+        wait = check_pause(wait)
         state = self._state(model)
         until = self._clock() + wait
         if until > state.pause_until:

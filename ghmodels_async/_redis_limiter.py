@@ -37,6 +37,7 @@ from redis.exceptions import NoScriptError, RedisError
 
 from ._errors import RateLimitWaitTooLongError, ValidationError
 from ._info import RateLimitInfo
+from ._limiter import check_pause
 from ._limiter_errors import LimiterUnavailableError
 from ._redis_scripts import PENALIZE, RENEW, RESERVE, SETTLE
 
@@ -399,7 +400,7 @@ class RedisRateLimiter:
             rate_limit.remaining_requests == 0 or rate_limit.remaining_tokens == 0
         ):
             pause = rate_limit.retry_after or rate_limit.time_remaining
-            if pause:
+            if pause and pause > 0:
                 await self.penalize(ticket.model, pause, rate_limit.limit_type)
         if ticket.local:
             if self._local is not None:
@@ -425,9 +426,9 @@ class RedisRateLimiter:
     async def penalize(self, model: str, wait: float, limit_type: str | None) -> None:
         """The server answered 429 asking for ``wait`` seconds: every worker sharing the
         key pauses requests to ``model`` until then (a longer pause is kept)."""
-        if isinstance(wait, bool) or not isinstance(wait, (int, float)) or not wait > 0:
+        wait = check_pause(wait)
+        if not wait:
             return
-        wait = min(float(wait), 7 * 86400.0)
         if self._local is not None:
             self._local.penalize(model, wait)
         try:

@@ -37,6 +37,11 @@ _REASONING_ID = re.compile(r"(^|/)(o\d|gpt-5|deepseek-r\d)", re.IGNORECASE)
 def tier_of(model: CatalogModel) -> str:
     """The preset name for a catalog entry: its ``rate_limit_tier``, with ``custom``
     (and any model tagged ``reasoning`` without a tier) mapped to ``reasoning``."""
+    if not isinstance(model, CatalogModel):
+        raise ValidationError(
+            f"tier_of takes a CatalogModel (from client.models.list()), got {model!r}"[:300],
+            field="model",
+        )
     tier = (model.rate_limit_tier or "").lower()
     if tier == "custom" or (not tier and "reasoning" in model.tags):
         return "reasoning"

@@ -27,6 +27,7 @@ from ._batch_files import (
     IdSet,
     LineWriter,
     count_lines,
+    first_unreadable_line,
     id_hash,
     read_lines,
     repair_torn_tail,
@@ -40,10 +41,11 @@ from ._errors import (
     GHModelsError,
     GoneError,
     RedirectError,
+    ResponseDecodeError,
     ValidationError,
 )
 from .client import Client, Completions, Embeddings
-from .fanout import fan_out_stream
+from .fanout import _check_limits, fan_out_stream
 from .progress import Progress
 
 __all__ = [
@@ -67,6 +69,7 @@ _EMBEDDINGS_FIELDS = frozenset(inspect.signature(Embeddings.create).parameters) 
     _CALL_OPTIONS | {"self"}
 )
 _BATCH_LINE_KEYS = frozenset({"custom_id", "method", "url", "body"})
+_BOM = b"\xef\xbb\xbf"
 
 
 class BatchStoppedError(GHModelsError):
@@ -171,13 +174,34 @@ def parse_line(line: int, raw: bytes, model: str | None = None) -> BatchRequest 
     """Parse one input line; a bad one becomes a :class:`BadLine` naming the problem."""
     custom_id: str | None = None
     try:
+        if line == 1 and raw.startswith(_BOM):  # written by some Windows tools
+            raw = raw[len(_BOM):]
         try:
             data = msgspec.json.decode(raw)
         except msgspec.DecodeError as exc:
+            try:
+                raw.decode("utf-8")
+            except UnicodeDecodeError as bad:
+                raise ValidationError(
+                    f"not valid JSON: not UTF-8 text (byte {bad.start}: {bad.reason})"
+                ) from None
             raise ValidationError(f"not valid JSON ({exc})") from None
+        except UnicodeDecodeError as exc:  # msgspec checks UTF-8 inside strings this way
+            raise ValidationError(
+                f"not valid JSON: not UTF-8 text (byte {exc.start}: {exc.reason})"
+            ) from None
         data = _object(data, "a line")
         url: str | None = None
-        if "body" in data and set(data) <= _BATCH_LINE_KEYS:
+        batch_line = "body" in data and "messages" not in data and "input" not in data
+        if batch_line and not set(data) <= _BATCH_LINE_KEYS:
+            raw_id = data.get("custom_id")
+            custom_id = raw_id if isinstance(raw_id, str) else None
+            unknown = ", ".join(sorted(repr(key) for key in set(data) - _BATCH_LINE_KEYS))[:200]
+            raise ValidationError(
+                f"unknown key {unknown} in a batch line (custom_id, method, url, body); "
+                "request options go inside body", field=sorted(set(data) - _BATCH_LINE_KEYS)[0],
+            )  # fmt: skip
+        if batch_line:
             raw_id = data.get("custom_id")
             if raw_id is not None and not isinstance(raw_id, str):
                 raise ValidationError("custom_id must be a string", field="custom_id")
@@ -278,6 +302,15 @@ class BatchRun:
     ) -> None:
         if isinstance(concurrency, bool) or not isinstance(concurrency, int) or concurrency < 1:
             raise ValidationError("concurrency must be an integer >= 1", field="concurrency")
+        if (isinstance(max_consecutive_failures, bool)
+                or not isinstance(max_consecutive_failures, int) or max_consecutive_failures < 0):
+            raise ValidationError(
+                "max_consecutive_failures must be an integer >= 0 (0: never stop), got "
+                f"{max_consecutive_failures!r}", field="max_consecutive_failures",
+            )  # fmt: skip
+        _check_limits(concurrency, requests_per_minute)  # the fan-out's own check, up front
+        if model is not None and not isinstance(model, str):
+            raise ValidationError(f"model must be a string, got {model!r}", field="model")
         self.client = client
         self.source = Path(source)
         self.target = Path(target)
@@ -295,10 +328,21 @@ class BatchRun:
 
     def _work(self, skip: IdSet, retry: IdSet) -> Iterator[BatchRequest | BadLine]:
         checking = bool(skip) or bool(retry)
+        seen = IdSet()  # custom_ids met so far: a second line with one is refused
         for line, raw in read_lines(self.source):
             if not raw.strip():
                 continue
             parsed = parse_line(line, raw, self.model)
+            if parsed.custom_id is not None:
+                key = id_hash(parsed.custom_id, line)
+                if key in seen:
+                    # keyed by its line: its error must not pass for the first line's answer
+                    parsed = BadLine(line, None, ValidationError(
+                        f"line {line}: duplicate custom_id {parsed.custom_id[:200]!r} "
+                        "(an earlier line has it; ids must be unique)", field="custom_id",
+                    ))  # fmt: skip
+                else:
+                    seen.add(key)
             if checking:
                 hashed = id_hash(parsed.custom_id, line)
                 if hashed in skip:
@@ -321,8 +365,19 @@ class BatchRun:
                 result = await self.client.embeddings.create(**work.arguments)
         except FATAL_ERRORS:
             raise
+        except ValidationError as exc:  # refused by the client before sending: a bad line
+            bad = ValidationError(f"line {work.line}: {exc}", field=exc.field)
+            record = _error_record(bad)
+            return _Result(_output(work.line, work.custom_id, None, record), "BadLine", 0)
         except Exception as exc:  # every other failure is this line's answer
             record = _error_record(exc)
+            return _Result(_output(work.line, work.custom_id, None, record), record.type, 0)
+        empty = not result.choices if work.operation == "chat" else not result.data
+        if empty:  # a 200 that is no answer (a proxy's page, another API): retry later
+            what = "choices" if work.operation == "chat" else "data"
+            record = _error_record(ResponseDecodeError(
+                f"the server answered {work.operation} with no {what}: not an answer"
+            ))  # fmt: skip
             return _Result(_output(work.line, work.custom_id, None, record), record.type, 0)
         info = result.response
         response = _Response(
@@ -341,12 +396,30 @@ class BatchRun:
             return
         summary = self.summary
         if not self.source.is_file():
+            if self.source.exists():
+                raise ValidationError(
+                    f"input is not a regular file: {self.source} (a batch reads its input "
+                    "twice and resumes from it: save a pipe's lines to a file first)",
+                    field="input",
+                )  # fmt: skip
             raise ValidationError(f"input file not found: {self.source}", field="input")
         if self.target.exists() and not self.target.is_file():
             raise ValidationError(f"output is not a regular file: {self.target}", field="output")
+        if self.target.exists() and self.source.samefile(self.target):
+            raise ValidationError(
+                f"IN and OUT are the same file ({self.source}, {self.target}): "
+                "pick another OUT", field="output",
+            )  # fmt: skip
         try:
             summary.repaired_bytes = repair_torn_tail(self.target)
             done, only_failed, summary.unreadable_output_lines = scan_output(self.target)
+            if summary.unreadable_output_lines:
+                first = first_unreadable_line(self.target)
+                raise ValidationError(
+                    f"line {first} of {self.target} is not a batch answer line: is it "
+                    "another tool's file? pick another OUT (or remove the foreign lines)",
+                    field="output",
+                )
             expected = count_lines(self.source) - len(done)
             writer = LineWriter(self.target)
         except OSError as exc:
@@ -412,6 +485,10 @@ class BatchRun:
                             f"(last: {result.error_type}); rerun with --retry-failed"
                         )
                         break
+        except OSError as exc:  # the input cannot be read any more (what is in OUT stays)
+            summary.stopped = BatchStoppedError(
+                f"cannot read {exc.filename or self.source}: {exc.strerror or exc}"
+            )
         except (asyncio.CancelledError, KeyboardInterrupt):
             summary.interrupted = True
             raise

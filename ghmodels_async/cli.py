@@ -39,6 +39,7 @@ from . import (
 from ._cli_batch import EXIT_BATCH_INCOMPLETE, EXIT_TERMINATED, add_batch_command, cmd_batch
 from ._cli_fake import add_fault_options, serve_fake
 from .fanout import Outcome, fan_out
+from .progress import printable
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -83,6 +84,28 @@ def _seconds(text: str) -> float:
         value = -1.0
     if not value > 0 or value == float("inf"):
         raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
+    return value
+
+
+def _port(text: str) -> int:
+    """argparse type of ``--port``: 0 (any free port) to 65535."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 65535:
+        raise argparse.ArgumentTypeError(f"expected a port 0-65535, got {text!r}")
+    return value
+
+
+def _delay(text: str) -> float:
+    """argparse type of ``--chunk-delay``: a finite number of seconds >= 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
     return value
 
 
@@ -140,10 +163,11 @@ def build_parser() -> argparse.ArgumentParser:
     fake = commands.add_parser("serve-fake", parents=[common],
                                help="run the fake server in the foreground and print its URL")
     fake.add_argument("--host", default="127.0.0.1")
-    fake.add_argument("--port", type=int, default=0)
+    fake.add_argument("--port", type=_port, default=0, help="0 (default): any free port")
     fake.add_argument("--quirks", action="store_true", help="stream with the service's quirks")
     fake.add_argument("--rate-limits", action="store_true", help="emulate the tier rate limits")
-    fake.add_argument("--chunk-delay", type=float, default=0.0)
+    fake.add_argument("--chunk-delay", type=_delay, default=0.0,
+                      help="seconds between streamed chunks (default 0)")
     add_fault_options(fake)
     add_batch_command(commands, common)
 
@@ -226,11 +250,41 @@ async def stream_answer(
     return accumulator
 
 
+def _read_stdin() -> str:
+    """Standard input as text, refused (ValidationError) unless it is UTF-8."""
+    binary = getattr(sys.stdin, "buffer", None)
+    if binary is None:  # replaced by a text stream (tests, embedding programs)
+        return _utf8(sys.stdin.read(), "standard input")
+    data = binary.read()
+    try:
+        return str(data.decode("utf-8-sig"))
+    except UnicodeDecodeError as exc:
+        raise ValidationError(
+            f"standard input is not UTF-8 text (byte {exc.start}: {exc.reason})", field="prompt"
+        ) from None
+
+
+def _utf8(text: str, what: str, field: str = "prompt") -> str:
+    """``text`` unless it holds bytes that were not UTF-8 (kept by Python as surrogates)."""
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValidationError(
+            f"{what} is not UTF-8 text (character {exc.start})", field=field
+        ) from None
+    return text
+
+
 async def cmd_chat(args: argparse.Namespace, out: TextIO) -> int:
     # The newline that ends piped or typed input is not part of the prompt.
-    prompt = args.prompt if args.prompt is not None else sys.stdin.read().rstrip("\r\n")
+    prompt = (
+        _utf8(args.prompt, "the prompt") if args.prompt is not None
+        else _read_stdin().rstrip("\r\n")
+    )  # fmt: skip
     if not prompt.strip():
         raise ValidationError("empty prompt: pass one as an argument or on standard input")
+    if args.system:
+        _utf8(args.system, "the system prompt", "system")
     messages = [{"role": "system", "content": args.system}] if args.system else []
     messages.append({"role": "user", "content": prompt})
     async with open_client(args) as client:
@@ -344,8 +398,27 @@ def describe_error(error: BaseException, model: str | None = None) -> tuple[int,
     return EXIT_ERROR, str(error) or type(error).__name__
 
 
+def _fill_closed_std_streams() -> None:
+    """Put ``/dev/null`` on standard streams the caller closed (``>&-``, some daemons).
+
+    Otherwise ``sys.stdout`` is ``None`` (a crash at the first message) and the next
+    file opened takes descriptor 1 or 2, where stray writes would land in it.
+    """
+    for fd, name, mode in ((0, "stdin", "r"), (1, "stdout", "w"), (2, "stderr", "w")):
+        try:
+            os.fstat(fd)
+        except OSError:
+            with contextlib.suppress(OSError):
+                opened = os.open(os.devnull, os.O_RDWR)  # the lowest free descriptor: fd
+                if opened != fd:
+                    os.close(opened)
+                    continue
+                setattr(sys, name, open(fd, mode, closefd=False))  # noqa: SIM115
+
+
 def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
     """Run the command line; return the exit code."""
+    _fill_closed_std_streams()
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -356,7 +429,7 @@ def main(argv: Sequence[str] | None = None, out: TextIO | None = None) -> int:
         return asyncio.run(COMMANDS[args.command](args, stream))
     except GHModelsError as error:
         code, message = describe_error(error, _option(args, "model"))
-        print(f"ghmodels: error: {message}", file=sys.stderr)
+        print(f"ghmodels: error: {printable(message)}", file=sys.stderr)
         return code
     except KeyboardInterrupt:
         print("ghmodels: interrupted", file=sys.stderr)

@@ -13,6 +13,7 @@ It knows nothing of HTTP.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import time
 from collections.abc import AsyncIterable, AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -71,6 +72,28 @@ class _Pacer:
             self._next = now + self._interval
 
 
+class _NotAwaitableError(ValidationError):
+    """``func(item)`` returned no awaitable: ``func`` is not an async function (ends the run)."""
+
+
+def _start(func: Callable[[T], Awaitable[R]], item: T) -> Awaitable[R]:
+    """``func(item)``, refused unless it is an awaitable (an ``async def`` function's call)."""
+    result = func(item)
+    if not inspect.isawaitable(result):
+        raise _NotAwaitableError(
+            f"func must be an async function: it returned {type(result).__name__}, "
+            "not an awaitable", field="func",
+        )  # fmt: skip
+    return result
+
+
+def _check_func(func: object) -> None:
+    if not callable(func):
+        raise ValidationError(
+            f"func must be an async function, got {type(func).__name__}", field="func"
+        )
+
+
 def _check_limits(concurrency: int, requests_per_minute: float | None) -> None:
     """Refuse a bad ``concurrency`` or ``requests_per_minute`` (ValidationError, a ValueError)."""
     check(
@@ -103,9 +126,15 @@ async def fan_out(
     """Call ``func(item)`` for every item; return the outcomes in input order.
 
     Exceptions (subclasses of ``Exception``) are captured per item; cancellation of the
-    caller cancels every worker. ``on_done`` is called as each item finishes.
+    caller cancels every worker. ``on_done`` is called as each item finishes. A ``func``
+    whose call returns no awaitable ends the run with ``ValidationError`` (field ``func``).
     """
+    _check_func(func)
     _check_limits(concurrency, requests_per_minute)
+    if not isinstance(items, Iterable):
+        raise ValidationError(
+            f"items must be an iterable, got {type(items).__name__}", field="items"
+        )
     work = list(items)
     outcomes: list[Outcome[R] | None] = [None] * len(work)
     pacer = _Pacer(requests_per_minute)
@@ -117,8 +146,11 @@ async def fan_out(
             started = time.perf_counter()
             try:
                 outcome: Outcome[R] = Outcome(
-                    index, value=await func(work[index]), seconds=time.perf_counter() - started
-                )
+                    index, value=await _start(func, work[index]),
+                    seconds=time.perf_counter() - started,
+                )  # fmt: skip
+            except _NotAwaitableError:
+                raise
             except Exception as exc:  # one item's failure must not stop the rest
                 outcome = Outcome(index, error=exc, seconds=time.perf_counter() - started)
             outcomes[index] = outcome
@@ -185,8 +217,10 @@ class _Pool(Generic[R]):
         self._slots: asyncio.Semaphore | None = None
         self._pull_lock: asyncio.Lock | None = None
         self._running = 0  # workers not yet done
+        self._started_workers = 0  # workers started (they only stop when the input ends)
         self._pending: dict[int, Outcome[R]] = {}  # ordered: finished, waiting for their turn
         self._next_to_yield = 0
+        self._failure: BaseException | None = None  # the input's error, raised once drained
 
     # -- workers -----------------------------------------------------------------
 
@@ -223,20 +257,28 @@ class _Pool(Generic[R]):
                 try:
                     pulled = await self._pull()
                 except Exception as exc:  # the input itself failed: end the stream with it
+                    self._exhausted = True  # the other workers finish what they hold
                     slots.release()
                     queue.put_nowait(_InputFailed(exc))
                     return
                 if pulled is None:
                     slots.release()
                     return
+                if self._started_workers < self._concurrency:
+                    self._spawn()  # this worker is busy now: one more may pull, up to the cap
                 index, item = pulled
                 del pulled
                 await self._pacer.wait_turn()
                 started = time.perf_counter()
                 try:
                     outcome: Outcome[R] = Outcome(
-                        index, value=await self._func(item), seconds=time.perf_counter() - started
-                    )
+                        index, value=await _start(self._func, item),
+                        seconds=time.perf_counter() - started,
+                    )  # fmt: skip
+                except _NotAwaitableError as exc:  # a wrong func: end the stream with it
+                    self._exhausted = True
+                    queue.put_nowait(_InputFailed(exc))
+                    return
                 except Exception as exc:  # one item's failure must not stop the rest
                     outcome = Outcome(index, error=exc, seconds=time.perf_counter() - started)
                 del item
@@ -249,10 +291,19 @@ class _Pool(Generic[R]):
         self._slots = asyncio.Semaphore(self._window)
         if self._async_items is not None:
             self._pull_lock = asyncio.Lock()
-        self._running = self._concurrency
-        self._workers = [
-            asyncio.ensure_future(self._worker()) for _ in range(self._concurrency)
-        ]
+        self._spawn()
+
+    def _spawn(self) -> None:
+        """Start one more worker unless ``concurrency`` are running or the input is done.
+
+        Workers start one by one as items turn up, so a huge ``concurrency`` over a short
+        input costs a task per item, never a task per unit of ``concurrency``.
+        """
+        if self._exhausted or self._started_workers >= self._concurrency:
+            return
+        self._started_workers += 1
+        self._running += 1
+        self._workers.append(asyncio.ensure_future(self._worker()))
 
     async def next_outcome(self) -> Outcome[R] | None:
         assert self._queue is not None
@@ -261,12 +312,17 @@ class _Pool(Generic[R]):
                 self._next_to_yield += 1
                 return self._pending.pop(self._next_to_yield - 1)
             if self._running == 0 and self._queue.empty():
+                if self._failure is not None:
+                    failure, self._failure = self._failure, None
+                    raise failure
                 return None
             message = await self._queue.get()
             if isinstance(message, _WorkerDone):
                 self._running -= 1
             elif isinstance(message, _InputFailed):
-                raise message.error
+                # raised once the calls already started have finished and been taken
+                if self._failure is None:
+                    self._failure = message.error
             elif not self._ordered:
                 return message
             else:
@@ -367,7 +423,12 @@ def fan_out_stream(
     so one slow item cannot make memory grow. Unordered, ``window`` bounds the outcomes
     finished but not yet taken the same way. Use it as ``async for outcome in ...`` or
     ``async with fan_out_stream(...) as outcomes:``.
+
+    If the input raises, no further item is pulled; the calls already started finish,
+    their outcomes are yielded, then the stream raises the input's exception. A ``func``
+    whose call returns no awaitable ends the stream the same way with ``ValidationError``.
     """
+    _check_func(func)
     _check_limits(concurrency, requests_per_minute)
     if window is None:
         window = 2 * concurrency

@@ -10,15 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from typing import Literal, TextIO
 
-__all__ = ["Progress", "ProgressMode", "format_duration"]
+__all__ = ["Progress", "ProgressMode", "format_duration", "printable"]
 
 ProgressMode = Literal["auto", "live", "plain", "quiet"]
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def printable(text: str, limit: int = 500) -> str:
+    """``text`` safe for one terminal line: control characters (escape sequences, bells,
+    line breaks, C1 codes) shown as ``\\xNN`` and at most ``limit`` characters kept.
+    A server's message goes through it before it reaches the user's terminal."""
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    return _CONTROL.sub(lambda found: f"\\x{ord(found.group()):02x}", text)
 
 
 def format_duration(seconds: float) -> str:
@@ -83,7 +95,7 @@ class Progress:
         until = time.monotonic() + max(0.0, seconds)
         if until > self._wait_until:
             self._wait_until = until
-            self._wait_reason = reason
+            self._wait_reason = printable(reason, 200)
 
     # -- what it shows -----------------------------------------------------------
 

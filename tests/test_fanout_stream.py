@@ -171,10 +171,13 @@ async def test_a_failing_input_ends_the_stream_with_its_error() -> None:
 async def test_cancelling_the_consumer_cancels_the_calls_in_flight() -> None:
     started = asyncio.Event()
     cancelled = 0
+    running = 0
 
     async def work(item: int) -> None:
-        nonlocal cancelled
-        started.set()
+        nonlocal cancelled, running
+        running += 1
+        if running == 5:
+            started.set()
         try:
             await asyncio.sleep(30)
         except asyncio.CancelledError:
