@@ -37,6 +37,7 @@ from ._timeout import Timeout
 __all__ = ["LowerHeaders", "RawResponse", "StreamHandle", "Transport"]
 
 _READ_SIZE = 1 << 16
+_running_loop = asyncio.get_running_loop
 _CACHE_LIMIT = 1024
 # A pool this size of connections all holding stray bytes is dropped before giving up.
 _MAX_DIRTY_CONNECTIONS = 64
@@ -54,14 +55,22 @@ class CleanConnector(aiohttp.TCPConnector):
 
     async def connect(self, req: Any, traces: Any, timeout: Any) -> Connection:
         """A connection from the pool, or a new one, with nothing unread on it."""
+        connection = await _tcp_connect(self, req, traces, timeout)
+        protocol = connection.protocol
+        if protocol is None or not protocol.should_close:
+            return connection  # the common case: one check, no extra loop
         for _ in range(_MAX_DIRTY_CONNECTIONS):
-            connection = await super().connect(req, traces, timeout)
+            connection.close()  # stray bytes arrived while it sat in the pool
+            connection = await _tcp_connect(self, req, traces, timeout)
             protocol = connection.protocol
             if protocol is None or not protocol.should_close:
                 return connection
-            connection.close()  # stray bytes arrived while it sat in the pool
-        return await super().connect(req, traces, timeout)
+        connection.close()
+        return await _tcp_connect(self, req, traces, timeout)
 
+
+# Called as a plain function: no super() object on every request.
+_tcp_connect = aiohttp.TCPConnector.connect
 
 
 class LowerHeaders(Mapping[str, str]):
@@ -88,6 +97,10 @@ class LowerHeaders(Mapping[str, str]):
 
     def get(self, name: str, default: str | None = None) -> str | None:  # type: ignore[override]
         """The value of header ``name`` (lowercase), or ``default``."""
+        if self._lowered is None and name.islower():
+            # aiohttp's own lookup ignores case and gives the first value, as the dict
+            # would: one header read (a stream's content type) need not build it
+            return self._raw.get(name, default)
         return self._dict().get(name, default)
 
     def __iter__(self) -> Iterator[str]:
@@ -248,7 +261,8 @@ class Transport:
         return self._owns_session
 
     def _get_session(self) -> aiohttp.ClientSession:
-        self._check_loop()
+        if _running_loop() is not self._loop:  # inline: this runs on every request
+            self._check_loop()
         session = self._session
         if session is None:
             if self.closed:
