@@ -38,6 +38,7 @@ __all__ = ["LowerHeaders", "RawResponse", "StreamHandle", "Transport"]
 
 _READ_SIZE = 1 << 16
 _running_loop = asyncio.get_running_loop
+_new_headers = object.__new__
 _CACHE_LIMIT = 1024
 # A pool this size of connections all holding stray bytes is dropped before giving up.
 _MAX_DIRTY_CONNECTIONS = 64
@@ -360,7 +361,10 @@ class Transport:
                     _transport_error(exc, "response body read", self.closed, retryable=False)
                 finally:
                     self._active.discard(response)
-                return RawResponse(response.status, LowerHeaders(response.headers), body_bytes)
+                answer_headers = _new_headers(LowerHeaders)  # LowerHeaders(...) without
+                answer_headers._raw = response.headers  # its __init__ call: every call
+                answer_headers._lowered = None
+                return RawResponse(response.status, answer_headers, body_bytes)
         except (aiohttp.ClientError, OSError, asyncio.TimeoutError) as exc:
             _transport_error(exc, f"{method} request", self.closed)
 
