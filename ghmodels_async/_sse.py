@@ -53,7 +53,27 @@ class SSEDecoder:
                 buffer += b"\r"
         events: list[bytes] = []
         if not self._data:
-            buffer = self._whole_events(buffer, events)
+            # The fast path, with no event under way: each complete event that is a
+            # single "data: " line is taken whole (one split for the block, no per-line
+            # work); from the first event of another shape on (comments, other fields,
+            # several lines), the rest goes through the line-by-line path below.
+            parts = buffer.split(b"\n\n")
+            buffer = parts.pop()  # the event not finished yet, if any
+            limit = self._max_event_bytes
+            for part in parts:
+                if part.startswith(b"data: ") and b"\n" not in part:
+                    payload = part[6:]
+                    if payload:  # an event whose data is empty is not dispatched
+                        if len(payload) > limit:
+                            self._check_size(len(payload))
+                        events.append(payload)
+                else:  # (an equal earlier part would have stopped here already)
+                    parts.append(buffer)
+                    buffer = b"\n\n".join(parts[parts.index(part) :])
+                    break
+            if not buffer:  # the block ended with an event's blank line
+                self._buffer = b""
+                return events
         lines = buffer.split(b"\n")
         tail = self._buffer = lines.pop()  # the unfinished last line, maybe empty
         if lines:
@@ -61,26 +81,6 @@ class SSEDecoder:
         if self._pending_size + len(tail) > self._max_event_bytes:
             self._check_size(self._pending_size + _tail_size(tail))
         return events
-
-    def _whole_events(self, buffer: bytes, events: list[bytes]) -> bytes:
-        """The fast path, with no event under way: each complete event that is a single
-        ``data: `` line is taken whole (one ``split`` for the block, no per-line work);
-        returns the rest of ``buffer`` for the line-by-line path (from the first event of
-        another shape on, and the event not finished yet)."""
-        parts = buffer.split(b"\n\n")
-        rest = parts.pop()
-        limit = self._max_event_bytes
-        for i, part in enumerate(parts):
-            if part.startswith(b"data: ") and b"\n" not in part:
-                payload = part[6:]
-                if payload:  # an event whose data is empty is not dispatched
-                    if len(payload) > limit:
-                        self._check_size(len(payload))
-                    events.append(payload)
-            else:  # comments, other fields, several lines: the general path
-                parts.append(rest)
-                return b"\n\n".join(parts[i:])
-        return rest
 
     def _lines(self, lines: list[bytes], events: list[bytes]) -> None:
         """Process complete lines one by one (SSE rules), appending finished events."""
