@@ -51,9 +51,39 @@ class SSEDecoder:
             buffer = buffer.replace(b"\r\n", b"\n").replace(b"\r", b"\n")
             if keep_cr:
                 buffer += b"\r"
+        events: list[bytes] = []
+        if not self._data:
+            # The fast path, with no event under way: each complete event that is a
+            # single "data: " line is taken whole (one split for the block, no per-line
+            # work); from the first event of another shape on (comments, other fields,
+            # several lines), the rest goes through the line-by-line path below.
+            parts = buffer.split(b"\n\n")
+            buffer = parts.pop()  # the event not finished yet, if any
+            limit = self._max_event_bytes
+            for part in parts:
+                if part.startswith(b"data: ") and b"\n" not in part:
+                    payload = part[6:]
+                    if payload:  # an event whose data is empty is not dispatched
+                        if len(payload) > limit:
+                            self._check_size(len(payload))
+                        events.append(payload)
+                else:  # (an equal earlier part would have stopped here already)
+                    parts.append(buffer)
+                    buffer = b"\n\n".join(parts[parts.index(part) :])
+                    break
+            if not buffer:  # the block ended with an event's blank line
+                self._buffer = b""
+                return events
         lines = buffer.split(b"\n")
         tail = self._buffer = lines.pop()  # the unfinished last line, maybe empty
-        events: list[bytes] = []
+        if lines:
+            self._lines(lines, events)
+        if self._pending_size + len(tail) > self._max_event_bytes:
+            self._check_size(self._pending_size + _tail_size(tail))
+        return events
+
+    def _lines(self, lines: list[bytes], events: list[bytes]) -> None:
+        """Process complete lines one by one (SSE rules), appending finished events."""
         data = self._data
         for line in lines:
             if not line:
@@ -72,9 +102,6 @@ class SSEDecoder:
                 if self._pending_size > self._max_event_bytes:
                     self._check_size(self._pending_size)
             # Comments (":...") and other fields (event, id, retry) are ignored.
-        if self._pending_size + len(tail) > self._max_event_bytes:
-            self._check_size(self._pending_size + _tail_size(tail))
-        return events
 
     def flush(self) -> list[bytes]:
         """End of input: return the events a held-back final ``\\r`` completes; an

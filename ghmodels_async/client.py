@@ -37,6 +37,7 @@ from ._pacing import Pace, Pacing
 from ._redact import Redactor
 from ._retry import RetryPolicy, retry_decision
 from ._sansio import (
+    DECODE_ERRORS,
     DEFAULT_BASE_URL,
     Endpoints,
     build_chat_body,
@@ -633,7 +634,10 @@ class Completions:
         if stream:
             return await client._call("POST", url, body, headers, call_timeout, policy, True, pace)
         raw = await client._call("POST", url, body, headers, call_timeout, policy, False, pace)
-        completion = client._decode(_completion_decoder, raw, "chat completion")
+        try:
+            completion = _completion_decoder.decode(raw.body)
+        except DECODE_ERRORS:  # the slow path names the problem, scrubbed
+            completion = client._decode(_completion_decoder, raw, "chat completion")
         completion.__dict__["_response_info"] = ResponseInfo(raw.status, raw.headers, raw.body)
         return completion
 

@@ -333,8 +333,10 @@ class ChatCompletionMessage(_Reply, omit_defaults=False):
     def __post_init__(self) -> None:
         # vLLM, llama.cpp and DeepSeek send ``reasoning_content``; Ollama ``reasoning``:
         # either name fills both, so code reading one works with every server.
+        # (nothing stored when both are None: the common answer, decoded on every call)
         if self.reasoning_content is None:
-            self.reasoning_content = self.reasoning
+            if self.reasoning is not None:
+                self.reasoning_content = self.reasoning
         elif self.reasoning is None:
             self.reasoning = self.reasoning_content
 
