@@ -94,6 +94,19 @@ class RawServer:
         await self._server.wait_closed()
 
 
+def answer_each(*answers: bytes) -> Handler:
+    """A handler answering the requests of a connection with ``answers`` in turn (the
+    last one repeated), then keeping the connection open until the client closes it."""
+
+    async def handle(conn: RawConnection) -> None:
+        index = 0
+        while await conn.read_request() is not None:
+            await conn.write(answers[min(index, len(answers) - 1)])
+            index += 1
+
+    return handle
+
+
 def http_answer(
     status: int, body: bytes, headers: dict[str, str] | None = None, reason: str = "X"
 ) -> bytes:

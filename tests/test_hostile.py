@@ -14,13 +14,22 @@ import json
 import logging
 import pickle
 import warnings
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from concurrent.futures import ProcessPoolExecutor
 from multiprocessing import get_context
 from typing import Any
 
 import pytest
-from rawserver import RawConnection, RawServer, chunk, http_answer, json_answer, sse_answer
+from rawserver import (
+    Handler,
+    RawConnection,
+    RawServer,
+    answer_each,
+    chunk,
+    http_answer,
+    json_answer,
+    sse_answer,
+)
 
 from ghmodels_async import (
     APIConnectionError,
@@ -59,20 +68,7 @@ COMPLETION = {
                  "finish_reason": "stop"}],
 }
 
-Handler = Callable[[RawConnection], Awaitable[None]]
 
-
-def answer_each(*answers: bytes) -> Handler:
-    """A handler answering the requests of a connection with ``answers`` in turn (the
-    last one repeated), then keeping the connection open until the client closes it."""
-
-    async def handle(conn: RawConnection) -> None:
-        index = 0
-        while await conn.read_request() is not None:
-            await conn.write(answers[min(index, len(answers) - 1)])
-            index += 1
-
-    return handle
 
 
 def stream_of_bytes(body: bytes) -> Handler:

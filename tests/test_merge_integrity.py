@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from rawserver import RawConnection, RawServer, chunk, json_answer, sse_answer
+from rawserver import RawConnection, RawServer, answer_each, chunk, json_answer, sse_answer
 
 import ghmodels_async
 from ghmodels_async import (
@@ -38,19 +38,7 @@ MODEL = "openai/gpt-4.1"
 MESSAGES = [{"role": "user", "content": "hi"}]
 DONE = b"data: [DONE]\n\n"
 
-Handler = Callable[[RawConnection], Awaitable[None]]
 
-
-def answer_each(*answers: bytes) -> Handler:
-    """Answer the requests of each connection with ``answers`` in turn (last repeated)."""
-
-    async def handle(conn: RawConnection) -> None:
-        index = 0
-        while await conn.read_request() is not None:
-            await conn.write(answers[min(index, len(answers) - 1)])
-            index += 1
-
-    return handle
 
 
 def assert_secret_unreachable(error: BaseException, secret: str) -> None:
