@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
+from ._cli_args import bounded
 from ._errors import ConfigurationError, ValidationError
 from .progress import printable
 
@@ -35,31 +36,9 @@ EXIT_TERMINATED = 143
 TIERS = ("auto", "low", "high", "embeddings", "reasoning")
 
 
-def _integer_at_least(low: int) -> Any:
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-        if value < low:
-            raise argparse.ArgumentTypeError(f"{text} is not >= {low}")
-        return value
-
-    return parse
-
-
-_positive_int = _integer_at_least(1)
-_non_negative_int = _integer_at_least(0)
-
-
-def _positive_float(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"{text} is not > 0")
-    return value
+_positive_int = bounded(int, "an integer >= 1", lambda value: value >= 1)
+_non_negative_int = bounded(int, "an integer >= 0", lambda value: value >= 0)
+_positive_float = bounded(float, "a number > 0", lambda value: 0 < value < float("inf"))
 
 
 def add_batch_command(commands: Any, common: argparse.ArgumentParser) -> None:

@@ -36,6 +36,7 @@ from . import (
     ValidationError,
     __version__,
 )
+from ._cli_args import bounded
 from ._cli_batch import EXIT_BATCH_INCOMPLETE, EXIT_TERMINATED, add_batch_command, cmd_batch
 from ._cli_fake import add_fault_options, serve_fake
 from .fanout import Outcome, fan_out
@@ -76,37 +77,12 @@ DEMO_STORY = (
 )
 
 
-def _seconds(text: str) -> float:
-    """argparse type of ``--timeout``: a number of seconds > 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not value > 0 or value == float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds > 0, got {text!r}")
-    return value
-
-
-def _port(text: str) -> int:
-    """argparse type of ``--port``: 0 (any free port) to 65535."""
-    try:
-        value = int(text)
-    except ValueError:
-        value = -1
-    if not 0 <= value <= 65535:
-        raise argparse.ArgumentTypeError(f"expected a port 0-65535, got {text!r}")
-    return value
-
-
-def _delay(text: str) -> float:
-    """argparse type of ``--chunk-delay``: a finite number of seconds >= 0."""
-    try:
-        value = float(text)
-    except ValueError:
-        value = -1.0
-    if not 0 <= value < float("inf"):
-        raise argparse.ArgumentTypeError(f"expected a number of seconds >= 0, got {text!r}")
-    return value
+_INF = float("inf")
+#: ``--timeout``: seconds > 0; ``--port``: 0 (any free port) to 65535; ``--chunk-delay``:
+#: finite seconds >= 0.
+_seconds = bounded(float, "a number of seconds > 0", lambda value: 0 < value < _INF)
+_port = bounded(int, "a port 0-65535", lambda value: 0 <= value <= 65535)
+_delay = bounded(float, "a number of seconds >= 0", lambda value: 0 <= value < _INF)
 
 
 MODEL_HELP = f"model id as publisher/name (default {DEFAULT_MODEL})"
